@@ -1,0 +1,96 @@
+"""Shared fixtures: two tenants (brand A and brand B in different workspaces) and people
+with each role, built through the same services the app uses."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tertulia.core.roles import Role
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    skipped = terminalreporter.stats.get("skipped", [])
+    if IN_CI and skipped:
+        terminalreporter.write_line(
+            f"CI=true: {len(skipped)} test(s) were skipped; in CI every test must run.", red=True
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if IN_CI and reporter is not None and reporter.stats.get("skipped") and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+# Tests that need a server or the browser ask for one of these fixtures. Outside CI they
+# skip when it is absent; in CI a skip fails the run (pytest_sessionfinish above).
+
+@pytest.fixture(scope="session")
+def redis_url():
+    import redis
+
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis server at {url}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not os.path.exists(path):
+        pytest.skip(f"no Chromium at {path} (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    counter = {"n": 0}
+
+    def make(username: str | None = None, password: str = "correct horse battery", **extra):
+        counter["n"] += 1
+        username = username or f"user{counter['n']}"
+        extra.setdefault("email", f"{username}@example.com")
+        extra.setdefault("language", "en")
+        return django_user_model.objects.create_user(username=username, password=password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def tenant(db, make_user):
+    """A factory for a workspace with one brand, its owner, and optional members by role."""
+    from tertulia.core import services
+    from tertulia.core.services import Ctx
+
+    def build(name: str, **members_by_role):
+        owner = make_user(f"{name.lower()}_owner")
+        ctx = Ctx(owner, via="test")
+        org = services.do_create_organization(ctx, f"{name} Agency")
+        brand = services.do_create_brand(ctx, org, name=f"{name} Brand", timezone="Europe/Madrid", language="es")
+        people = {"owner": owner}
+        for role_key, username in members_by_role.items():
+            user = make_user(username)
+            services.do_add_member(ctx, brand, user, Role(role_key).value)
+            people[role_key] = user
+        return brand, people
+
+    return build
+
+
+@pytest.fixture
+def brand_a(tenant):
+    return tenant("Alpha", manager="alpha_manager", community_manager="alpha_cm", analyst="alpha_analyst",
+                  client_reviewer="alpha_client")
+
+
+@pytest.fixture
+def brand_b(tenant):
+    return tenant("Beta", community_manager="beta_cm")

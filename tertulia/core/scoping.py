@@ -1,0 +1,71 @@
+"""Tenant scoping: the one place that decides which brands a user may reach.
+
+Views and API handlers never touch ``Model.objects`` for tenant data; they call
+``brands_for`` / ``get_brand`` or ``Model.objects.for_user(user, permission)``, which all
+end here. An API request carries the personal access token it came with
+(``user.api_token``), and a token narrows the user's access to the brands granted to it,
+read-only unless the grant is for writing.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from . import roles
+from .models import Brand, Membership, TokenGrant
+
+READ_ONLY_PERMISSIONS = frozenset({roles.VIEW, roles.ANALYTICS, roles.VIEW_AUDIT})
+
+
+def brands_for(user, permission: str = roles.VIEW):
+    """The brands where ``user`` holds ``permission`` (a queryset)."""
+    if user is None or not user.is_authenticated:
+        return Brand.objects.none()
+    qs = Brand.objects.filter(
+        memberships__user=user, memberships__role__in=roles.roles_with(permission)
+    )
+    token = getattr(user, "api_token", None)
+    if token is not None:
+        grants = TokenGrant.objects.filter(token=token)
+        if permission not in READ_ONLY_PERMISSIONS:
+            grants = grants.filter(scope=TokenGrant.Scope.WRITE)
+        qs = qs.filter(pk__in=grants.values("brand_id"))
+    return qs.distinct()
+
+
+def role_in(user, brand) -> str | None:
+    if not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.filter(user=user, brand=brand).values_list("role", flat=True).first()
+    )
+
+
+def get_brand(user, brand_id, permission: str = roles.VIEW) -> Brand:
+    """The brand, if the user may see it; 404 if not a member (nothing leaks), 403 if the
+    user is a member whose role lacks ``permission``."""
+    try:
+        brand = brands_for(user, roles.VIEW).select_related("organization").get(pk=int(brand_id))
+    except (Brand.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such brand")
+    if permission != roles.VIEW and not brands_for(user, permission).filter(pk=brand.pk).exists():
+        raise PermissionDenied
+    return brand
+
+
+def has_perm(user, brand, permission: str) -> bool:
+    return brands_for(user, permission).filter(pk=brand.pk).exists()
+
+
+def permissions_in(user, brand) -> frozenset[str]:
+    role = role_in(user, brand)
+    perms = roles.ROLE_PERMISSIONS.get(role, frozenset())
+    token = getattr(user, "api_token", None)
+    if token is not None:
+        grant = TokenGrant.objects.filter(token=token, brand=brand).first()
+        if grant is None:
+            return frozenset()
+        if grant.scope != TokenGrant.Scope.WRITE:
+            perms = perms & READ_ONLY_PERMISSIONS
+    return perms

@@ -1,0 +1,51 @@
+"""Social accounts per brand. The connector packages (one per network) come with later work."""
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tertulia.core.crypto import EncryptedTextField
+from tertulia.core.models import Brand, BrandScopedModel
+
+
+class Network(models.TextChoices):
+    MASTODON = "mastodon", "Mastodon"
+    BLUESKY = "bluesky", "Bluesky"
+    X = "x", "X"
+    FACEBOOK = "facebook", "Facebook"
+    INSTAGRAM = "instagram", "Instagram"
+    THREADS = "threads", "Threads"
+    LINKEDIN = "linkedin", "LinkedIn"
+    TELEGRAM = "telegram", "Telegram"
+    WORDPRESS = "wordpress", "WordPress"
+
+
+class SocialAccount(BrandScopedModel):
+    class Status(models.TextChoices):
+        CONNECTED = "connected", _("Connected")
+        NEEDS_RECONNECT = "needs_reconnect", _("Needs reconnecting")
+        DISABLED = "disabled", _("Disabled")
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="accounts")
+    network = models.CharField(_("network"), max_length=16, choices=Network.choices)
+    handle = models.CharField(_("handle"), max_length=200)
+    display_name = models.CharField(_("display name"), max_length=200, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    base_url = models.URLField(_("server address"), blank=True, help_text=_("For Mastodon instances and WordPress sites."))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.CONNECTED)
+    status_reason = models.CharField(max_length=300, blank=True)
+    # Secrets: encrypted at rest (Fernet). Never rendered, never returned by the API.
+    access_token = EncryptedTextField(blank=True)
+    refresh_token = EncryptedTextField(blank=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("social account")
+        ordering = ["network", "handle"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "network", "handle"], name="uniq_account_per_brand")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_network_display()} {self.handle}"

@@ -1,0 +1,67 @@
+"""Writes to social accounts, with permission checks and the audit log."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from tertulia.core import audit, roles
+from tertulia.core.services import Ctx, _log, _require
+
+from .models import Network, SocialAccount
+
+ACCOUNT_FIELDS = ("network", "handle", "display_name", "base_url", "status", "external_id")
+
+
+def _clean_handle(network: str, handle: str) -> str:
+    handle = (handle or "").strip()
+    if not handle:
+        raise ValidationError({"handle": _("Enter the account's handle or name.")})
+    if network in (Network.X, Network.INSTAGRAM, Network.THREADS, Network.TELEGRAM) and not handle.startswith("@"):
+        handle = "@" + handle
+    return handle[:200]
+
+
+@transaction.atomic
+def do_add_account(ctx: Ctx, brand, *, network: str, handle: str, access_token: str = "",
+                   refresh_token: str = "", **fields) -> SocialAccount:
+    _require(ctx, brand, roles.MANAGE_ACCOUNTS)
+    if network not in Network.values:
+        raise ValidationError({"network": _("Unknown network.")})
+    account = SocialAccount(brand=brand, network=network, handle=_clean_handle(network, handle),
+                            access_token=access_token, refresh_token=refresh_token)
+    for key, value in fields.items():
+        if key not in ACCOUNT_FIELDS:
+            raise ValidationError({key: _("Unknown field.")})
+        setattr(account, key, value)
+    account.full_clean()
+    account.save()
+    _log(ctx, "account.add", brand=brand, obj=account,
+         changes=audit.diff({}, audit.snapshot(account, ACCOUNT_FIELDS)))
+    return account
+
+
+@transaction.atomic
+def do_update_account(ctx: Ctx, account: SocialAccount, **fields) -> SocialAccount:
+    _require(ctx, account.brand, roles.MANAGE_ACCOUNTS)
+    before = audit.snapshot(account, ACCOUNT_FIELDS)
+    for key, value in fields.items():
+        if key not in ACCOUNT_FIELDS or key == "network":
+            raise ValidationError({key: _("This field cannot be changed.")})
+        if key == "handle":
+            value = _clean_handle(account.network, value)
+        setattr(account, key, value)
+    account.full_clean()
+    account.save()
+    changes = audit.diff(before, audit.snapshot(account, ACCOUNT_FIELDS))
+    if changes:
+        _log(ctx, "account.update", brand=account.brand, obj=account, changes=changes)
+    return account
+
+
+@transaction.atomic
+def do_remove_account(ctx: Ctx, account: SocialAccount) -> None:
+    _require(ctx, account.brand, roles.MANAGE_ACCOUNTS)
+    _log(ctx, "account.remove", brand=account.brand, obj=account)
+    account.delete()
