@@ -38,7 +38,9 @@ catalogs: $(VENV)/.synced
 
 # Developers: refresh the .po files from the code and templates (needs GNU gettext).
 messages: install
-	$(PY) manage.py makemessages -l es -l en --no-obsolete --no-location
+	mkdir -p tertulia/locale
+	cd tertulia && ../$(PY) ../manage.py makemessages -l es -l en --no-obsolete --add-location file --ignore 'tests/*' --ignore '*/tests/*'
+	$(PY) -m tertulia.core.catalogs fill-english
 	$(PY) -m tertulia.core.catalogs compile
 
 clean:

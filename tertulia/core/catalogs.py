@@ -29,8 +29,25 @@ def compile_all() -> int:
     return count
 
 
+def fill_english() -> int:
+    """Our source strings are English: the en catalog's translations are the msgids."""
+    po = polib.pofile(str(LOCALE_DIR / "en" / "LC_MESSAGES" / "django.po"))
+    filled = 0
+    for entry in po:
+        if entry.msgid_plural and not entry.translated():
+            entry.msgstr_plural = {0: entry.msgid, 1: entry.msgid_plural}
+            filled += 1
+        elif not entry.msgid_plural and not entry.msgstr:
+            entry.msgstr = entry.msgid
+            filled += 1
+        if "fuzzy" in entry.flags:
+            entry.flags.remove("fuzzy")
+    po.save()
+    return filled
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["compile"]:
-        compile_all()
-    else:
-        sys.exit("usage: python -m tertulia.core.catalogs compile")
+    commands = {"compile": compile_all, "fill-english": fill_english}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        sys.exit("usage: python -m tertulia.core.catalogs compile|fill-english")
+    commands[sys.argv[1]]()

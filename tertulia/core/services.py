@@ -238,7 +238,10 @@ def do_invite(ctx: Ctx, brand: Brand, email: str, role: str, language: str | Non
     )
     _log(ctx, "invitation.create", brand=brand, obj=inv, changes={"email": email, "role": role})
     lang = language or brand.language
-    transaction.on_commit(lambda: send_invitation_email(inv, raw, lang))
+    from .tasks import send_invitation_email as task
+
+    # Queued only after commit, so the worker always finds the row.
+    transaction.on_commit(lambda: task(inv.pk, raw, lang))
     return inv
 
 

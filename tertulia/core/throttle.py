@@ -23,8 +23,11 @@ def is_locked(username: str, ip: str | None) -> bool:
     return by_user >= settings.LOGIN_MAX_FAILURES or by_ip >= settings.LOGIN_MAX_FAILURES * 4
 
 
+def prune() -> int:
+    return LoginFailure.objects.filter(created_at__lt=_window_start()).delete()[0]
+
+
 def record_failure(username: str, ip: str | None) -> None:
-    LoginFailure.objects.filter(created_at__lt=_window_start()).delete()
     LoginFailure.objects.create(username=username.lower()[:150], ip=ip)
 
 

@@ -1,0 +1,26 @@
+"""Background jobs of the core app."""
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from .models import Invitation
+
+
+@db_task(retries=5, retry_delay=60)
+def send_invitation_email(invitation_id: int, raw_token: str, language: str) -> bool:
+    """E-mail an invitation link. Retried when the SMTP server is down; a revoked or
+    accepted invitation is not sent."""
+    from .services import send_invitation_email as send
+
+    inv = Invitation.objects.select_related("brand", "invited_by").filter(pk=invitation_id).first()
+    if inv is None or not inv.is_open:
+        return False
+    send(inv, raw_token, language)
+    return True
+
+
+@db_periodic_task(crontab(minute="17"))
+def prune_login_failures() -> int:
+    from .throttle import prune
+
+    return prune()
