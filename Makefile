@@ -12,8 +12,14 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: run test bench install messages catalogs clean
 
+# `exec`: the shell gives way to `tertulia run`, so a SIGTERM sent to make (which make passes
+# to its child) reaches the supervisor, which stops the web server and the consumer.
+# Local HTTP on 127.0.0.1, and e-mails (invitations) printed in the terminal unless an
+# EMAIL_BACKEND / EMAIL_HOST is configured.
 run: install
-	TERTULIA_INSECURE_HTTP=$${TERTULIA_INSECURE_HTTP:-1} $(VENV)/bin/tertulia run
+	TERTULIA_INSECURE_HTTP=$${TERTULIA_INSECURE_HTTP:-1} \
+	EMAIL_BACKEND=$${EMAIL_BACKEND:-django.core.mail.backends.console.EmailBackend} \
+	exec $(VENV)/bin/tertulia run
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -12,6 +12,13 @@ from tertulia.core.roles import Role
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def pytest_configure(config):
+    # A bare `pytest` on a fresh checkout gets the compiled catalogs `make` would build.
+    from tertulia.core import catalogs
+
+    catalogs.compile_all()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     skipped = terminalreporter.stats.get("skipped", [])
     if IN_CI and skipped:

@@ -16,7 +16,8 @@ class ProfileSnapshot(BrandScopedModel):
     posts = models.PositiveIntegerField(null=True)
 
     class Meta:
-        indexes = [models.Index(fields=["account", "taken_at"])]
+        # One sample per account and instant: re-recording the same poll is a no-op.
+        constraints = [models.UniqueConstraint(fields=["account", "taken_at"], name="uniq_profile_snapshot")]
 
 
 class PostMetricSnapshot(BrandScopedModel):
@@ -33,4 +34,4 @@ class PostMetricSnapshot(BrandScopedModel):
     video_views = models.PositiveIntegerField(null=True)
 
     class Meta:
-        indexes = [models.Index(fields=["target", "taken_at"])]
+        constraints = [models.UniqueConstraint(fields=["target", "taken_at"], name="uniq_post_metric_snapshot")]

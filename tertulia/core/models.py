@@ -219,6 +219,9 @@ class PersonalAccessToken(models.Model):
         verbose_name = _("personal access token")
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
+
     @classmethod
     def new_raw(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)

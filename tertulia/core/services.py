@@ -85,7 +85,16 @@ def do_create_organization(ctx: Ctx, name: str) -> Organization:
 
 
 def can_create_brand(user, organization: Organization) -> bool:
-    return OrganizationMember.objects.filter(organization=organization, user=user, is_admin=True).exists()
+    if not OrganizationMember.objects.filter(organization=organization, user=user, is_admin=True).exists():
+        return False
+    token = getattr(user, "api_token", None)
+    if token is not None:
+        # An API token acts only where it was granted write access: it may add brands to a
+        # workspace only if it can already write to one of that workspace's brands.
+        return TokenGrant.objects.filter(
+            token=token, brand__organization=organization, scope=TokenGrant.Scope.WRITE
+        ).exists()
+    return True
 
 
 def organizations_for(user):
@@ -101,6 +110,10 @@ def do_create_brand(ctx: Ctx, organization: Organization, **fields) -> Brand:
     brand.full_clean()
     brand.save()
     Membership.objects.create(brand=brand, user=ctx.user, role=roles.Role.OWNER)
+    token = getattr(ctx.user, "api_token", None)
+    if token is not None:
+        # The token that created the brand can go on to set it up (accounts, members…).
+        TokenGrant.objects.create(token=token, brand=brand, scope=TokenGrant.Scope.WRITE)
     _log(ctx, "brand.create", brand=brand, obj=brand,
          changes=audit.diff({}, audit.snapshot(brand, BRAND_FIELDS)))
     return brand
@@ -265,6 +278,10 @@ def send_invitation_email(inv: Invitation, raw_token: str, language: str) -> Non
 @transaction.atomic
 def do_revoke_invitation(ctx: Ctx, inv: Invitation) -> None:
     _require(ctx, inv.brand, roles.MANAGE_MEMBERS)
+    if inv.accepted_at is not None:
+        raise ValidationError(_("This invitation has already been accepted; remove the member instead."))
+    if inv.revoked_at is not None:
+        return
     inv.revoked_at = timezone.now()
     inv.save(update_fields=["revoked_at"])
     _log(ctx, "invitation.revoke", brand=inv.brand, obj=inv, changes={"email": inv.email})

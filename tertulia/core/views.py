@@ -6,6 +6,7 @@ Every brand page goes through ``brand_view``, which resolves the brand with
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from functools import wraps
 
@@ -16,10 +17,11 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -115,7 +117,8 @@ def preferences(request):
     form = PreferencesForm(request.POST or None, initial={"language": request.user.language, "timezone": request.user.timezone})
     if request.method == "POST" and form.is_valid():
         services.do_update_preferences(Ctx.from_request(request), language=form.cleaned_data["language"], tz=form.cleaned_data["timezone"])
-        messages.success(request, _("Preferences saved."))
+        with translation.override(form.cleaned_data["language"]):  # confirm in the language just chosen
+            messages.success(request, _("Preferences saved."))
         return redirect("preferences")
     return render(request, "core/preferences.html", {"form": form})
 
@@ -148,7 +151,10 @@ def brand_create(request):
     if not orgs:
         raise PermissionDenied(_("Only workspace administrators can create brands."))
     org_id = request.POST.get("org") or request.GET.get("org")
-    org = next((o for o in orgs if str(o.pk) == str(org_id)), orgs[0])
+    org = next((o for o in orgs if str(o.pk) == str(org_id)), None) if org_id else orgs[0]
+    if org is None:
+        # Not a workspace this user administers: never fall back to another one silently.
+        raise Http404
     form = BrandForm(request.POST or None, initial={"timezone": request.user.timezone, "language": request.user.language})
     if request.method == "POST" and form.is_valid():
         try:
@@ -172,7 +178,10 @@ def section(request, brand, key):
 @brand_view()
 def brand_settings(request, brand):
     can_edit = roles.MANAGE_BRAND in permissions_in(request.user, brand)
-    form = BrandForm(request.POST or None, instance=brand)
+    # The form validates into a copy: a ModelForm writes the submitted values into its
+    # instance, and ``brand`` must stay as saved, for the service's audit "before" and for
+    # the page (heading, menus) when the input is rejected.
+    form = BrandForm(request.POST or None, instance=copy.copy(brand))
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied
@@ -222,7 +231,8 @@ def knowledge_edit(request, brand, entry_id=None):
     entry = None
     if entry_id is not None:
         entry = get_object_or_404(KnowledgeEntry.objects.for_user(request.user, roles.MANAGE_BRAND), pk=entry_id, brand=brand)
-    form = KnowledgeForm(request.POST or None, instance=entry)
+    # A copy, so the service's audit diff compares the saved entry with the new values.
+    form = KnowledgeForm(request.POST or None, instance=copy.copy(entry) if entry is not None else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.do_save_knowledge(Ctx.from_request(request), brand, entry, **form.values())
@@ -324,12 +334,14 @@ def _membership(request, brand, membership_id):
 def member_role(request, brand, membership_id):
     membership = _membership(request, brand, membership_id)
     form = RoleForm(request.POST)
-    if form.is_valid():
-        try:
-            services.do_change_role(Ctx.from_request(request), membership, form.cleaned_data["role"])
-            messages.success(request, _("Role updated."))
-        except (ValidationError, PermissionDenied) as exc:
-            _errors_to_messages(request, exc)
+    if not form.is_valid():
+        messages.error(request, _("Unknown role."))
+        return redirect("member_list", brand.pk)
+    try:
+        services.do_change_role(Ctx.from_request(request), membership, form.cleaned_data["role"])
+        messages.success(request, _("Role updated."))
+    except (ValidationError, PermissionDenied) as exc:
+        _errors_to_messages(request, exc)
     return redirect("member_list", brand.pk)
 
 
@@ -339,10 +351,12 @@ def member_remove(request, brand, membership_id):
     membership = _membership(request, brand, membership_id)
     try:
         services.do_remove_member(Ctx.from_request(request), membership)
-        messages.success(request, _("Member removed."))
     except (ValidationError, PermissionDenied) as exc:
         _errors_to_messages(request, exc)
+        return redirect("member_list", brand.pk)
+    messages.success(request, _("Member removed."))
     if membership.user_id == request.user.pk:
+        # They left the brand: its pages are no longer theirs.
         return redirect("home")
     return redirect("member_list", brand.pk)
 
@@ -351,8 +365,12 @@ def member_remove(request, brand, membership_id):
 @require_POST
 def invitation_revoke(request, brand, invitation_id):
     inv = get_object_or_404(Invitation.objects.for_user(request.user, roles.MANAGE_MEMBERS), pk=invitation_id, brand=brand)
-    services.do_revoke_invitation(Ctx.from_request(request), inv)
-    messages.success(request, _("Invitation revoked."))
+    try:
+        services.do_revoke_invitation(Ctx.from_request(request), inv)
+    except (ValidationError, PermissionDenied) as exc:
+        _errors_to_messages(request, exc)
+    else:
+        messages.success(request, _("Invitation revoked."))
     return redirect("member_list", brand.pk)
 
 
@@ -376,12 +394,18 @@ def invitation_accept(request, token):
         return render(request, "core/invitation_accept.html", ctx)
     form = AcceptInvitationForm(request.POST or None, email=inv.email)
     if request.method == "POST" and form.is_valid():
-        user = User.objects.create_user(
-            username=form.cleaned_data["username"], email=inv.email, password=form.cleaned_data["password"],
-            first_name=form.cleaned_data["first_name"], last_name=form.cleaned_data["last_name"],
-            language=request.LANGUAGE_CODE if request.LANGUAGE_CODE in dict(settings.LANGUAGES) else "es",
-        )
-        services.do_accept_invitation(user, token, ip=request.META.get("REMOTE_ADDR"))
+        try:
+            # One transaction: if the link was used or revoked meanwhile, no account is left
+            # behind without its membership.
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username=form.cleaned_data["username"], email=inv.email, password=form.cleaned_data["password"],
+                    first_name=form.cleaned_data["first_name"], last_name=form.cleaned_data["last_name"],
+                    language=request.LANGUAGE_CODE if request.LANGUAGE_CODE in dict(settings.LANGUAGES) else "es",
+                )
+                services.do_accept_invitation(user, token, ip=request.META.get("REMOTE_ADDR"))
+        except ValidationError:
+            return render(request, "core/invitation_invalid.html", status=410)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, _("Welcome to %(brand)s.") % {"brand": inv.brand.name})
         return redirect("section_calendar", inv.brand_id)

@@ -27,6 +27,14 @@ class CompetitorAccount(BrandScopedModel):
     network = models.CharField(max_length=16, choices=Network.choices)
     handle = models.CharField(max_length=200)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["competitor", "network", "handle"], name="uniq_competitor_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_network_display()} {self.handle}"
+
 
 class CompetitorSnapshot(BrandScopedModel):
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
@@ -35,3 +43,6 @@ class CompetitorSnapshot(BrandScopedModel):
     followers = models.PositiveIntegerField(null=True)
     posts = models.PositiveIntegerField(null=True)
     avg_engagement = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "taken_at"], name="uniq_competitor_snapshot")]

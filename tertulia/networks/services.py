@@ -65,3 +65,18 @@ def do_remove_account(ctx: Ctx, account: SocialAccount) -> None:
     _require(ctx, account.brand, roles.MANAGE_ACCOUNTS)
     _log(ctx, "account.remove", brand=account.brand, obj=account)
     account.delete()
+
+
+def mark_needs_reconnect(account: SocialAccount, reason: str) -> bool:
+    """A connector got ``AuthExpired``: park the account until someone reconnects it.
+
+    A system action (no person did it), so no permission check; the audit log still says
+    what happened and why, which is what the team sees on the accounts page."""
+    updated = SocialAccount.objects.filter(pk=account.pk).exclude(status=SocialAccount.Status.NEEDS_RECONNECT).update(
+        status=SocialAccount.Status.NEEDS_RECONNECT, status_reason=reason[:300]
+    )
+    if updated:
+        account.status, account.status_reason = SocialAccount.Status.NEEDS_RECONNECT, reason[:300]
+        audit.record(None, "account.needs_reconnect", brand=account.brand, obj=account, via="system",
+                     changes={"reason": reason[:300]})
+    return bool(updated)

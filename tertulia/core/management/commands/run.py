@@ -38,34 +38,73 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(demo.login_banner(f"http://{host}:{port}/")))
 
         python = sys.executable
-        children = [
-            subprocess.Popen([python, "-m", "tertulia.cli", "run_huey", "--quiet"]),
-            subprocess.Popen([
+        commands = [
+            # SIGINT is Huey's graceful stop: running tasks finish, nothing new starts.
+            ([python, "-m", "tertulia.cli", "run_huey", "--quiet"], signal.SIGINT),
+            ([
                 python, "-m", "gunicorn", "tertulia.wsgi:application", "--bind", f"{host}:{port}",
                 "--workers", str(web_workers), "--threads", "4", "--access-logfile", "-",
-                "--graceful-timeout", "10",
-            ]),
+                "--graceful-timeout", "10", *_no_control_socket(),
+            ], signal.SIGTERM),
         ]
+        children: list[tuple[subprocess.Popen, int]] = []
+        stopping = False
 
         def stop(*_):
-            for child in children:
+            nonlocal stopping
+            stopping = True
+            for child, stop_signal in children:
                 if child.poll() is None:
-                    child.terminate()
+                    child.send_signal(stop_signal)
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        # Handlers go in before the children start, so a signal can never leave one orphaned.
+        # SIGHUP (the terminal closed) stops too: gunicorn and Huey would take it as "reload".
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, stop)
+        for argv, stop_signal in commands:
+            if stopping:
+                break
+            # Own process group: Ctrl-C in the terminal reaches only this supervisor, which then
+            # stops each child once, the right way. (Both getting SIGINT and then SIGTERM made
+            # gunicorn's threaded workers hang until they were killed.)
+            children.append((subprocess.Popen(argv, process_group=0, preexec_fn=_die_with_parent), stop_signal))
+
         exit_code = 0
         try:
-            while all(child.poll() is None for child in children):
+            while not stopping and all(child.poll() is None for child, _sig in children):
                 time.sleep(0.5)
-            exit_code = next((c.returncode for c in children if c.poll() is not None and c.returncode), 0)
+            if not stopping:
+                # One child ended on its own: that is a failure even if it exited with 0.
+                exit_code = next((c.returncode for c, _sig in children if c.poll() is not None and c.returncode), 1)
         finally:
             stop()
-            for child in children:
+            for child, _sig in children:
                 try:
                     child.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     child.kill()
+                    child.wait()
         if exit_code:
             self.stderr.write(f"A Tertulia process stopped unexpectedly (exit {exit_code}). See the log above.")
-            sys.exit(exit_code)
+            sys.exit(exit_code if 0 < exit_code < 256 else 1)
+
+
+def _die_with_parent() -> None:
+    """In each child: get SIGTERM if `tertulia run` itself dies (even by SIGKILL), so a crashed
+    supervisor never leaves a server holding the port. Linux only; elsewhere a no-op."""
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    except (OSError, AttributeError):
+        pass
+
+
+def _no_control_socket() -> list[str]:
+    """gunicorn 25.1+ opens a control socket in ~/.gunicorn by default; a second instance on
+    the same machine would fight over it, and we do not use it."""
+    import gunicorn
+
+    major, minor = (int(part) for part in gunicorn.__version__.split(".")[:2])
+    return ["--no-control-socket"] if (major, minor) >= (25, 1) else []

@@ -1,0 +1,206 @@
+"""Writes to content: campaigns, posts with their per-network variants and targets, short links.
+
+A post is written once and delivered to several accounts: one ``PostTarget`` row per account
+carries the delivery state (see ``publishing``). Creating, submitting and approving a post
+happen here; the delivery outcome (published, failed) is recorded by ``publishing.services``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from tertulia.core import audit, roles
+from tertulia.core.services import Ctx, _log, _require
+from tertulia.networks.models import SocialAccount
+from tertulia.publishing.models import PostTarget
+from tertulia.strategy.models import ContentPillar
+
+from .models import Campaign, LinkClick, Post, PostVariant, ShortLink
+
+
+# --- Campaigns --------------------------------------------------------------------------
+
+@transaction.atomic
+def do_create_campaign(ctx: Ctx, brand, *, name: str, utm_campaign: str = "", starts_on: date | None = None,
+                       ends_on: date | None = None, cost: Decimal | None = None,
+                       value: Decimal | None = None) -> Campaign:
+    _require(ctx, brand, roles.COMPOSE)
+    if starts_on and ends_on and ends_on < starts_on:
+        raise ValidationError({"ends_on": _("The end comes before the start.")})
+    campaign = Campaign(brand=brand, name=(name or "").strip()[:200],
+                        utm_campaign=slugify(utm_campaign or name)[:100], starts_on=starts_on, ends_on=ends_on,
+                        cost=cost, value=value)
+    campaign.full_clean()
+    campaign.save()
+    _log(ctx, "campaign.create", brand=brand, obj=campaign,
+         changes=audit.diff({}, audit.snapshot(campaign, ("name", "utm_campaign", "starts_on", "ends_on"))))
+    return campaign
+
+
+# --- Posts ------------------------------------------------------------------------------
+
+@transaction.atomic
+def do_create_post(ctx: Ctx, brand, *, text: str, accounts: Sequence[SocialAccount],
+                   pillar: ContentPillar | None = None, format: str = Post.Format.TEXT,
+                   campaign: Campaign | None = None, scheduled_at: datetime | None = None,
+                   variants: dict[str, str] | None = None, submit: bool = False,
+                   at: datetime | None = None) -> Post:
+    """Write a post for some of the brand's accounts, as a draft or submitted for approval.
+
+    ``variants`` maps a network to its own text; the other networks use the post's text.
+    ``at`` is when the post was written (importers and the demo pass the original time).
+    """
+    _require(ctx, brand, roles.COMPOSE)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": _("Write something first.")})
+    if format not in Post.Format.values:
+        raise ValidationError({"format": _("Unknown format.")})
+    accounts = list(accounts)
+    if not accounts:
+        raise ValidationError({"accounts": _("Choose at least one account.")})
+    if any(a.brand_id != brand.pk for a in accounts) or (pillar and pillar.brand_id != brand.pk) or (
+        campaign and campaign.brand_id != brand.pk
+    ):
+        raise PermissionDenied(_("That belongs to another brand."))
+    if scheduled_at is not None and timezone.is_naive(scheduled_at):
+        raise ValidationError({"scheduled_at": _("Times must carry a time zone.")})
+    variants = variants or {}
+    networks = sorted({a.network for a in accounts})
+    unknown = set(variants) - set(networks)
+    if unknown:
+        raise ValidationError({"variants": _("There is no account on %(network)s for this post.")
+                               % {"network": ", ".join(sorted(unknown))}})
+    state = Post.State.PENDING_APPROVAL if submit else Post.State.DRAFT
+    created_at = at or timezone.now()
+    post = Post.objects.create(brand=brand, author=ctx.user, text=text, pillar=pillar, format=format,
+                               campaign=campaign, state=state, scheduled_at=scheduled_at, created_at=created_at)
+    PostVariant.objects.bulk_create([
+        PostVariant(post=post, network=n, text=variants.get(n, "").strip(), is_custom=n in variants)
+        for n in networks
+    ])
+    PostTarget.objects.bulk_create([
+        PostTarget(brand=brand, post=post, account=a, state=state, due_at=scheduled_at, created_at=created_at)
+        for a in accounts
+    ])
+    _log(ctx, "post.submit" if submit else "post.create", brand=brand, obj=post,
+         changes={"accounts": [str(a) for a in accounts], "scheduled_at": scheduled_at})
+    return post
+
+
+@transaction.atomic
+def do_approve_post(ctx: Ctx, post: Post) -> Post:
+    """Approve a post: it becomes scheduled if it has a time, approved otherwise.
+
+    A conditional UPDATE on (state, version): if someone edited the post since this page
+    was loaded, the approval does not apply to a text the approver never saw.
+    """
+    _require(ctx, post.brand, roles.APPROVE)
+    allowed = (Post.State.DRAFT, Post.State.PENDING_APPROVAL)
+    new_state = Post.State.SCHEDULED if post.scheduled_at else Post.State.APPROVED
+    updated = Post.objects.filter(pk=post.pk, version=post.version, state__in=allowed).update(
+        state=new_state, version=F("version") + 1, updated_at=timezone.now()
+    )
+    if not updated:
+        raise ValidationError(_("This post changed since you opened it. Reload it and approve again."))
+    PostTarget.objects.filter(post=post, state__in=allowed).update(
+        state=new_state, due_at=post.scheduled_at, version=F("version") + 1
+    )
+    post.refresh_from_db(fields=["state", "version", "updated_at"])
+    _log(ctx, "post.approve", brand=post.brand, obj=post, changes={"state": new_state})
+    return post
+
+
+def sync_post_state(post_id: int) -> bool:
+    """A post is published once every target has finished and at least one went out.
+
+    One conditional UPDATE, so two publishers finishing the last two targets at the same
+    time cannot both miss it. Returns whether the post became published now."""
+    finished = (PostTarget.State.PUBLISHED, PostTarget.State.FAILED, PostTarget.State.NEEDS_ATTENTION,
+                PostTarget.State.CANCELED)
+    targets = PostTarget.objects.filter(post_id=OuterRef("pk"))
+    return bool(
+        Post.objects.filter(pk=post_id)
+        .exclude(state=Post.State.PUBLISHED)
+        .filter(Exists(targets.filter(state=PostTarget.State.PUBLISHED)), ~Exists(targets.exclude(state__in=finished)))
+        .update(state=Post.State.PUBLISHED, updated_at=timezone.now())
+    )
+
+
+# --- Short links ------------------------------------------------------------------------
+
+SLUG_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_slug(length: int = 7) -> str:
+    return "".join(secrets.choice(SLUG_ALPHABET) for _ in range(length))
+
+
+def tracked_url(link: ShortLink) -> str:
+    """The target URL with the link's UTM parameters (existing query parameters are kept)."""
+    parts = urlsplit(link.target_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
+    query += [(k, v) for k, v in (("utm_source", link.utm_source), ("utm_medium", link.utm_medium),
+                                  ("utm_campaign", link.utm_campaign)) if v]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def short_url(link: ShortLink) -> str:
+    return f"{settings.SITE_URL}/l/{link.slug}"
+
+
+@transaction.atomic
+def do_create_short_link(ctx: Ctx, brand, *, target_url: str, post: Post | None = None,
+                         campaign: Campaign | None = None, utm_source: str = "", utm_medium: str = "social",
+                         utm_campaign: str = "", slug: str | None = None, at: datetime | None = None) -> ShortLink:
+    """A tracked short link. ``slug`` is random unless given (the demo passes seeded ones)."""
+    _require(ctx, brand, roles.COMPOSE)
+    URLValidator(schemes=["http", "https"])(target_url)
+    if (post and post.brand_id != brand.pk) or (campaign and campaign.brand_id != brand.pk):
+        raise PermissionDenied(_("That belongs to another brand."))
+    utm_campaign = utm_campaign or (campaign.utm_campaign if campaign else "")
+    for attempt in range(5):
+        link = ShortLink(brand=brand, slug=slug or new_slug(), target_url=target_url, post=post, campaign=campaign,
+                         utm_source=utm_source[:100], utm_medium=utm_medium[:100], utm_campaign=utm_campaign[:100],
+                         created_at=at or timezone.now())
+        try:
+            with transaction.atomic():
+                link.save()
+            break
+        except IntegrityError:
+            if slug:
+                raise ValidationError({"slug": _("That short link is taken.")})
+    else:  # pragma: no cover - five random 7-character collisions in a row
+        raise ValidationError({"slug": _("Could not find a free short link. Try again.")})
+    _log(ctx, "link.create", brand=brand, obj=link, changes={"slug": link.slug, "target_url": target_url})
+    return link
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    clicked_at: datetime
+    referrer_host: str = ""
+    country: str = ""
+
+
+def record_link_clicks(link: ShortLink, clicks: Iterable[Click]) -> int:
+    """Store clicks on a short link (the redirect view records one at a time; imports many)."""
+    rows = [LinkClick(brand_id=link.brand_id, link=link, clicked_at=c.clicked_at,
+                      referrer_host=c.referrer_host[:200], country=c.country.upper()[:2]) for c in clicks]
+    LinkClick.objects.bulk_create(rows, batch_size=500)
+    return len(rows)

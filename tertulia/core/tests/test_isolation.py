@@ -1,0 +1,483 @@
+"""Tenant isolation, proved by crawling every route.
+
+Every URL pattern (pages and the API under /api/v1, found by walking the URL resolver and
+ninja's OpenAPI schema, so new routes are covered without touching this file) is requested
+by a member of brand A with every path parameter filled with brand B's ids, by GET and POST
+(and each API method). Nothing of B may come back: the status is the expected one (404
+almost always) and neither the body nor a redirect carries B's strings; and B's data is
+unchanged afterwards. The same crawl with A's ids, as A's owner, must succeed, so the
+negative result is not vacuous.
+
+A route whose path parameter is not in PARAMS fails the test: add the new parameter name
+there (which of B's objects it names), so the crawl keeps covering it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls.resolvers import RegexPattern, RoutePattern
+
+from tertulia.api.api import api
+from tertulia.core.models import (
+    AuditEvent,
+    Brand,
+    Invitation,
+    KnowledgeEntry,
+    Membership,
+    OrganizationMember,
+    PersonalAccessToken,
+    TokenGrant,
+)
+from tertulia.networks.models import SocialAccount
+
+from .web_helpers import World, fill_route, leaks, populate, route_params
+
+pytestmark = pytest.mark.django_db
+
+# Path parameter name -> which object of a World it names. A route with a parameter that is
+# not here fails test_every_route_parameter_is_known.
+PARAMS = {
+    "brand_id": lambda w: w.brand.pk,
+    "organization_id": lambda w: w.brand.organization_id,
+    "org_id": lambda w: w.brand.organization_id,
+    "entry_id": lambda w: w.entry.pk,
+    "knowledge_id": lambda w: w.entry.pk,
+    "account_id": lambda w: w.account.pk,
+    "membership_id": lambda w: w.membership.pk,
+    "member_id": lambda w: w.membership.pk,
+    "user_id": lambda w: w.membership.user_id,
+    "invitation_id": lambda w: w.invitation.pk,
+    "token_id": lambda w: w.token.pk,
+    # The invitation link's secret. For the crawl of B this is B's stored *hash*: what
+    # someone reading the database (or a log) could learn must not work as the link.
+    "token": lambda w: w.invitation_raw,
+}
+
+# Pages whose answer to B's ids is not 404, and why.
+WEB_NOT_404 = {
+    # The link checks its own secret: a wrong one is "no longer valid" (410), the same page
+    # for a stranger's link as for a used one.
+    ("invitation_accept", "GET"): 410,
+    ("invitation_accept", "POST"): 410,
+    # POST-only, and about the user's own tokens: the method is refused before any lookup.
+    ("token_revoke", "GET"): 405,
+}
+
+API_METHODS = ("get", "post", "put", "patch", "delete")
+NINJA_OWN = {"openapi-json", "openapi-view", "api-root"}
+
+
+# --- Route discovery ------------------------------------------------------------------
+
+def _pattern_text(pattern) -> str:
+    if isinstance(pattern, RoutePattern):
+        return str(pattern)
+    if isinstance(pattern, RegexPattern):
+        regex = pattern.regex
+        if regex.groups:
+            raise AssertionError(f"regex URL pattern with groups {regex.pattern!r}: teach test_isolation to fill it")
+        return re.sub(r"\\(.)", r"\1", regex.pattern.lstrip("^").rstrip("$").replace("\\Z", ""))
+    raise AssertionError(f"unknown URL pattern type {pattern!r}")
+
+
+def _walk(patterns, prefix=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from _walk(p.url_patterns, prefix + _pattern_text(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + _pattern_text(p.pattern), p
+
+
+def api_prefix() -> str:
+    return reverse("api:api-root")  # "/api/v1/"
+
+
+def _schema_key(route: str) -> str:
+    return "/" + re.sub(r"<(?:[^>:]+:)?([^>]+)>", r"{\1}", route)
+
+
+def discover():
+    """(web routes, api routes): web is [(name, route)], api is [(name, route, methods)]."""
+    schema = api.get_openapi_schema()
+    schema_paths = {path: item for path, item in schema["paths"].items()}
+    web, api_routes, seen = [], [], set()
+    prefix = api_prefix().lstrip("/")
+    for route, pattern in _walk(get_resolver().url_patterns):
+        if route in seen:
+            continue  # ninja registers one Django pattern per operation of a path
+        seen.add(route)
+        if route.startswith(prefix):
+            if pattern.name in NINJA_OWN:
+                api_routes.append((pattern.name, route, ("get",)))
+                continue
+            item = schema_paths.get(_schema_key(route))
+            # A route kept out of the schema still gets every method.
+            methods = tuple(m for m in API_METHODS if m in item) if item else API_METHODS
+            api_routes.append((pattern.name, route, methods))
+        else:
+            web.append((pattern.name, route))
+    return web, api_routes, schema_paths
+
+
+def test_route_discovery_sees_pages_and_api():
+    web, api_routes, schema_paths = discover()
+    names = {n for n, _r in web}
+    assert {"brand_settings", "knowledge_edit", "member_role", "invitation_accept", "token_revoke"} <= names
+    assert any(n == "openapi-json" for n, _r, _m in api_routes)
+    # Every path in the OpenAPI schema is a real route, and every API route is in the schema.
+    routes = {_schema_key(r) for n, r, _m in api_routes if n not in NINJA_OWN}
+    assert routes == set(schema_paths), (routes ^ set(schema_paths))
+
+
+def test_every_route_parameter_is_known():
+    web, api_routes, _ = discover()
+    unknown = {
+        (route, param)
+        for route in [r for _n, r in web] + [r for _n, r, _m in api_routes]
+        for param in route_params(route)
+        if param not in PARAMS
+    }
+    assert not unknown, (
+        f"routes with path parameters the isolation crawl cannot fill: {sorted(unknown)}. "
+        "Add each parameter to PARAMS in tertulia/core/tests/test_isolation.py."
+    )
+
+
+# --- The worlds ------------------------------------------------------------------------
+
+OUTSIDER_EMAIL = "outsider@example.com"
+
+
+@pytest.fixture
+def worlds(brand_a, brand_b, make_user):
+    a = populate(*brand_a, marker="Alpha")
+    b = populate(*brand_b, marker="Beta")
+    make_user("outsider", email=OUTSIDER_EMAIL)  # has an account, belongs to no brand
+    return a, b
+
+
+def _values(world: World, *, stored_hash_for_token: bool = False) -> dict:
+    values = {name: get(world) for name, get in PARAMS.items()}
+    if stored_hash_for_token:
+        values["token"] = world.invitation.token_hash
+    return values
+
+
+def _form_payload(world: World) -> dict:
+    """A POST body valid for every form, aimed at ``world``: if a view forgot its scoping,
+    this would really change ``world``'s data (and the crawl would see it)."""
+    return {
+        "name": "Renamed by intruder", "timezone": "UTC", "language": "en", "tone": "intruder",
+        "banned_words": "x", "required_hashtags": "#x", "signature": "intruder",
+        "confirm_name": world.brand.name, "kind": "faq", "title": "Intruder title", "answer": "Intruder answer",
+        "department": "", "contact": "", "keywords": "", "network": "bluesky", "handle": "intruder.example",
+        "display_name": "Intruder", "base_url": "", "status": "disabled", "email": "intruder@example.com",
+        "role": "analyst", "first_name": "In", "last_name": "Truder", "username": "intruder",
+        "password": "a long enough password 123", "expires_in_days": "3", "org": world.brand.organization_id,
+        f"brand_{world.brand.pk}": "write", "next": "/",
+    }
+
+
+# --- API bodies from the OpenAPI schema ---------------------------------------------------
+
+def _resolve(schema: dict, spec: dict) -> dict:
+    while "$ref" in schema:
+        node = spec
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    for key in ("allOf", "anyOf", "oneOf"):
+        if key in schema:
+            options = [_resolve(s, spec) for s in schema[key] if s.get("type") != "null"]
+            if key == "allOf":
+                merged = {"type": "object", "properties": {}, "required": []}
+                for o in options:
+                    merged["properties"].update(o.get("properties", {}))
+                    merged["required"] += o.get("required", [])
+                return merged
+            return options[0] if options else {"type": "null"}
+    return schema
+
+
+def _sample(schema: dict, spec: dict, name: str, known: dict):
+    schema = _resolve(schema, spec)
+    if name in known:
+        return known[name]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "default" in schema and schema["default"] is not None:
+        return schema["default"]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        required = set(schema.get("required", []))
+        return {k: _sample(v, spec, k, known) for k, v in props.items() if k in required or k in known}
+    if kind == "array":
+        return []
+    if kind == "integer":
+        return max(1, schema.get("minimum", 1))
+    if kind == "number":
+        return 1.0
+    if kind == "boolean":
+        return False
+    fmt = schema.get("format")
+    if fmt == "email":
+        return "api-intruder@example.com"
+    if fmt in ("uri", "url"):
+        return "https://example.com/"
+    if fmt == "date-time":
+        return datetime(2030, 1, 1, 12, 0).isoformat() + "Z"
+    if fmt == "date":
+        return date(2030, 1, 1).isoformat()
+    return "Sample"
+
+
+def _api_known(world: World) -> dict:
+    """Body and query fields by name: ids aim at ``world``; the rest are valid values."""
+    known = {name: get(world) for name, get in PARAMS.items() if name != "token"}
+    known.update({
+        "name": "Renamed by API intruder", "timezone": "UTC", "language": "en", "role": "analyst",
+        "network": "bluesky", "handle": "api-intruder.example", "title": "API intruder", "answer": "API intruder",
+        "kind": "faq", "status": "disabled", "email": OUTSIDER_EMAIL, "confirm_name": world.brand.name,
+        "scope": "write",
+    })
+    return known
+
+
+def _api_request(client: Client, method: str, url: str, spec: dict, path: str, world: World, **extra):
+    op = spec["paths"].get(path, {}).get(method, {})
+    known = _api_known(world)
+    query = {
+        p["name"]: _sample(p.get("schema", {}), spec, p["name"], known)
+        for p in op.get("parameters", [])
+        if p.get("in") == "query" and p.get("required")
+    }
+    body = None
+    content = op.get("requestBody", {}).get("content", {})
+    if content:
+        media, entry = next(iter(content.items()))
+        body = _sample(entry.get("schema", {}), spec, "", known)
+        if media != "application/json":
+            raise AssertionError(f"{method.upper()} {path}: teach test_isolation to send {media}")
+    if query:
+        from urllib.parse import urlencode
+
+        url = f"{url}?{urlencode(query)}"
+    send = getattr(client, method)
+    if body is None:
+        return send(url, **extra)
+    return send(url, data=body, content_type="application/json", **extra)
+
+
+# --- What B looks like, to prove nothing changed ---------------------------------------------
+
+def _state_of(world: World) -> dict:
+    brand = Brand.objects.filter(pk=world.brand.pk).values().first()
+    return {
+        "brand": brand,
+        "org_brands": sorted(Brand.objects.filter(organization_id=world.brand.organization_id).values_list("pk", "name")),
+        "org_members": sorted(OrganizationMember.objects.filter(organization_id=world.brand.organization_id)
+                              .values_list("user_id", "is_admin")),
+        "knowledge": sorted(KnowledgeEntry.objects.filter(brand_id=world.brand.pk).values_list("pk", "title", "answer", "kind")),
+        "accounts": sorted(SocialAccount.objects.filter(brand_id=world.brand.pk)
+                           .values_list("pk", "network", "handle", "status", "display_name")),
+        "members": sorted(Membership.objects.filter(brand_id=world.brand.pk).values_list("user_id", "role")),
+        "invitations": sorted(Invitation.objects.filter(brand_id=world.brand.pk)
+                              .values_list("pk", "email", "role", "revoked_at", "accepted_at")),
+        "tokens": sorted(PersonalAccessToken.objects.filter(user=world.people["owner"]).values_list("pk", "name", "revoked_at")),
+        "grants": sorted(TokenGrant.objects.filter(brand_id=world.brand.pk).values_list("token_id", "scope")),
+        "audit": AuditEvent.objects.filter(brand_id=world.brand.pk).count(),
+    }
+
+
+# --- The crawl ------------------------------------------------------------------------------
+
+def _web_methods():
+    return ("GET", "POST")  # what a page can be asked; other verbs are refused by Django itself
+
+
+@pytest.mark.parametrize("as_role", ["owner", "client_reviewer"])
+def test_member_of_a_cannot_reach_anything_of_b(worlds, as_role):
+    a, b = worlds
+    web, api_routes, _paths = discover()
+    spec = api.get_openapi_schema()
+    user = a.people[as_role]
+    before = _state_of(b)
+    b_values = _values(b, stored_hash_for_token=True)
+    payload = _form_payload(b)
+    client = Client()
+    failures = []
+
+    for name, route in web:
+        params = route_params(route)
+        url = fill_route(route, b_values)
+        for method in _web_methods():
+            client.force_login(user)  # a crawled logout must not turn the rest anonymous
+            response = client.get(url) if method == "GET" else client.post(url, payload)
+            found = leaks(response, b.secrets)
+            if found:
+                failures.append(f"{method} {url} ({name}) leaks {found}")
+            if params:
+                expected = WEB_NOT_404.get((name, method), 404)
+                if response.status_code != expected:
+                    failures.append(f"{method} {url} ({name}): {response.status_code}, expected {expected}")
+            elif response.status_code not in (200, 302, 403, 404, 405):
+                failures.append(f"{method} {url} ({name}): unexpected {response.status_code}")
+            if response.status_code == 302 and response["Location"].startswith(reverse("login")) and name != "logout":
+                failures.append(f"{method} {url} ({name}): signed-in user sent to the login page")
+
+    for auth in ("session", "token"):
+        extra = {"HTTP_AUTHORIZATION": f"Bearer {a.token_raw}"} if auth == "token" else {}
+        for name, route, methods in api_routes:
+            params = route_params(route)
+            url = fill_route(route, b_values)
+            for method in methods:
+                if auth == "token" and as_role != "owner":
+                    continue  # the token belongs to A's owner
+                if auth == "token":
+                    caller = Client()  # the token alone, no session behind it
+                else:
+                    caller = client
+                    caller.force_login(user)
+                response = _api_request(caller, method, url, spec, _schema_key(route), b, **extra)
+                found = leaks(response, b.secrets)
+                if found:
+                    failures.append(f"[{auth}] {method.upper()} {url} leaks {found}")
+                if params:
+                    if response.status_code != 404:
+                        failures.append(f"[{auth}] {method.upper()} {url}: {response.status_code}, expected 404 "
+                                        f"({response.content[:200]!r})")
+                elif response.status_code >= 500:
+                    failures.append(f"[{auth}] {method.upper()} {url}: {response.status_code}")
+
+    assert not failures, "\n".join(failures)
+    assert _state_of(b) == before, "a request from brand A changed brand B's data"
+
+
+def test_anonymous_visitor_is_sent_to_sign_in(worlds):
+    _a, b = worlds
+    web, api_routes, _ = discover()
+    spec = api.get_openapi_schema()
+    values = _values(b)
+    failures = []
+    login_url = reverse("login")
+    for name, route in web:
+        params = route_params(route)
+        url = fill_route(route, values)
+        for method in _web_methods():
+            client = Client()  # stays anonymous (accepting B's invitation would sign it in)
+            response = client.get(url) if method == "GET" else client.post(url, _form_payload(b))
+            found = leaks(response, [s for s in b.secrets if s not in (b.invitation_raw,)])
+            if name == "invitation_accept":
+                # B's real link: the one page a stranger may see, because they hold the secret.
+                continue
+            if found:
+                failures.append(f"anonymous {method} {url} leaks {found}")
+            if params:
+                ok = response.status_code == 302 and response["Location"].startswith(login_url + "?next=")
+                if method == "GET" and name == "token_revoke":
+                    ok = ok or response.status_code == 405
+                if not ok:
+                    failures.append(f"anonymous {method} {url}: {response.status_code} {response.get('Location')}")
+    for name, route, methods in api_routes:
+        if not route_params(route):
+            continue
+        url = fill_route(route, values)
+        for method in methods:
+            response = _api_request(Client(), method, url, spec, _schema_key(route), b)
+            if response.status_code != 401:
+                failures.append(f"anonymous {method.upper()} {url}: {response.status_code}, expected 401")
+            if leaks(response, b.secrets):
+                failures.append(f"anonymous {method.upper()} {url} leaks")
+    assert not failures, "\n".join(failures)
+
+
+def test_brand_a_ids_with_b_children_are_refused(worlds):
+    """The subtler attack: my own brand in the URL, someone else's object after it."""
+    a, b = worlds
+    web, api_routes, _ = discover()
+    spec = api.get_openapi_schema()
+    values = _values(b, stored_hash_for_token=True)
+    values["brand_id"] = a.brand.pk
+    values["organization_id"] = values["org_id"] = a.brand.organization_id
+    client = Client()
+    failures = []
+    before = _state_of(b)
+    for name, route in web:
+        params = route_params(route)
+        if "brand_id" not in params or len(params) < 2:
+            continue
+        url = fill_route(route, values)
+        for method in _web_methods():
+            client.force_login(a.people["owner"])
+            response = client.get(url) if method == "GET" else client.post(url, _form_payload(b))
+            # POST-only views refuse GET before looking anything up.
+            expected = (404, 405) if method == "GET" else (404,)
+            if response.status_code not in expected or leaks(response, b.secrets):
+                failures.append(f"{method} {url} ({name}): {response.status_code}")
+    for name, route, methods in api_routes:
+        params = route_params(route)
+        if "brand_id" not in params or len(params) < 2:
+            continue
+        url = fill_route(route, values)
+        for method in methods:
+            client.force_login(a.people["owner"])
+            response = _api_request(client, method, url, spec, _schema_key(route), b)
+            if response.status_code != 404 or leaks(response, b.secrets):
+                failures.append(f"{method.upper()} {url}: {response.status_code}")
+    assert not failures, "\n".join(failures)
+    assert _state_of(b) == before
+
+
+def test_positive_control_owner_reaches_every_route_of_a(worlds):
+    """The same crawl with A's own ids succeeds, so the 404s above are not vacuous."""
+    a, b = worlds
+    web, api_routes, _ = discover()
+    spec = api.get_openapi_schema()
+    values = _values(a)
+    owner = a.people["owner"]
+    client = Client()
+    failures = []
+    login_url = reverse("login")
+
+    def isolated(send):
+        # Each request runs in a savepoint that is rolled back: deleting the brand or an
+        # entry must not spoil the routes crawled after it.
+        with transaction.atomic():
+            client.force_login(owner)
+            response = send()
+            transaction.set_rollback(True)
+        return response
+
+    for name, route in web:
+        url = fill_route(route, values)
+        get = isolated(lambda: client.get(url))
+        ok = get.status_code in (200, 302)
+        if get.status_code == 405:
+            post = isolated(lambda: client.post(url, _form_payload(a)))
+            ok, get = post.status_code in (200, 302), post
+        if not ok:
+            failures.append(f"{url} ({name}): {get.status_code}")
+        elif get.status_code == 302 and get["Location"].startswith(login_url) and name != "logout":
+            failures.append(f"{url} ({name}): owner sent to the login page")
+        if leaks(get, b.secrets):
+            failures.append(f"{url} ({name}) shows brand B's data to A's owner")
+
+    for name, route, methods in api_routes:
+        url = fill_route(route, values)
+        for method in methods:
+            response = isolated(lambda: _api_request(client, method, url, spec, _schema_key(route), a))
+            if name == "api-root":
+                ok = response.status_code == 404  # ninja's root only names the docs
+            else:
+                ok = 200 <= response.status_code < 300
+            if not ok:
+                failures.append(f"{method.upper()} {url}: {response.status_code} {response.content[:300]!r} "
+                                "(if the generated body is wrong, extend _api_known)")
+    assert not failures, "\n".join(failures)

@@ -1,0 +1,113 @@
+"""Helpers shared by the web, isolation and invitation tests (not a test module).
+
+Objects are built through the same services the app uses; only an invitation's raw token
+needs the model directly, because ``do_invite`` hands the raw token to the e-mail task and
+never returns it (by design: it is not stored).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from tertulia.core import services
+from tertulia.core.models import Brand, Invitation, KnowledgeEntry, Membership, PersonalAccessToken
+from tertulia.core.services import Ctx
+from tertulia.networks import services as account_services
+from tertulia.networks.models import SocialAccount
+
+XSS = "<script>alert(1)</script>"
+XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+# Every role, and the ones a permission is granted to (mirrors roles.ROLE_PERMISSIONS; the
+# tests that use these also check the mapping itself, so a change there is noticed).
+ALL_ROLES = ("owner", "manager", "community_manager", "analyst", "client_reviewer")
+
+
+def html(response) -> str:
+    return response.content.decode()
+
+
+def assert_escaped(page: str, raw: str = XSS, escaped: str = XSS_ESCAPED) -> None:
+    """``raw`` reached the page only as text: escaped present, raw markup absent."""
+    assert escaped in page, f"{escaped!r} not found in the page"
+    assert "<script>alert" not in page, "raw <script> from user input reached the HTML"
+    assert raw not in page
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+def make_invitation(brand: Brand, inviter, email: str, role: str = "analyst", *,
+                    expires_in: timedelta | None = None) -> tuple[Invitation, str]:
+    raw, token_hash = Invitation.new_token()
+    inv = Invitation.objects.create(
+        brand=brand, email=email, role=role, token_hash=token_hash, invited_by=inviter,
+        expires_at=timezone.now() + (expires_in or timedelta(days=settings.INVITATION_TTL_DAYS)),
+    )
+    return inv, raw
+
+
+@dataclass
+class World:
+    """One brand with one object of every kind a URL can name, and the strings that would
+    betray it if they showed up in someone else's page."""
+
+    brand: Brand
+    people: dict
+    entry: KnowledgeEntry
+    account: SocialAccount
+    membership: Membership  # a non-owner member's membership
+    invitation: Invitation
+    invitation_raw: str
+    token: PersonalAccessToken
+    token_raw: str
+    secrets: list[str] = field(default_factory=list)
+
+
+def populate(brand: Brand, people: dict, marker: str) -> World:
+    """Give ``brand`` one object of each kind, all named after ``marker``."""
+    owner = people["owner"]
+    ctx = Ctx(owner, via="test")
+    low = marker.lower()
+    entry = services.do_save_knowledge(
+        ctx, brand, kind="faq", title=f"{marker} secret recipe", answer=f"{marker} answer about opening hours",
+        department=f"{marker} department", keywords=[f"{low}kw"],
+    )
+    account = account_services.do_add_account(
+        ctx, brand, network="mastodon", handle=f"@{low}quokka", display_name=f"{marker} Quokka Display",
+        base_url="https://mastodon.example", access_token=f"{low}-access-token-plaintext",
+    )
+    member = next(u for role, u in people.items() if role != "owner")
+    membership = Membership.objects.get(brand=brand, user=member)
+    invitation, invitation_raw = make_invitation(brand, owner, f"{low}.invitee@example.com", "analyst")
+    token, token_raw = services.do_create_token(ctx, f"{low}-token-name", {brand.pk: "write"})
+    secrets = [
+        brand.name, brand.organization.name, entry.title, entry.answer, account.handle, account.display_name,
+        f"{low}-access-token-plaintext", member.email, owner.email, invitation.email, token.name, token_raw,
+        invitation_raw,
+    ]
+    return World(brand, people, entry, account, membership, invitation, invitation_raw, token, token_raw, secrets)
+
+
+def leaks(response, secrets) -> list[str]:
+    """The secrets found in a response's body or its redirect target."""
+    body = response.content.decode(errors="replace")
+    location = response.headers.get("Location", "")
+    return [s for s in secrets if s and (s in body or s in location)]
+
+
+_PARAM = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>[^>]+)>")
+
+
+def route_params(route: str) -> list[str]:
+    return [m.group("name") for m in _PARAM.finditer(route)]
+
+
+def fill_route(route: str, values: dict) -> str:
+    return "/" + _PARAM.sub(lambda m: str(values[m.group("name")]), route)
