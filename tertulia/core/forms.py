@@ -111,7 +111,8 @@ class AccountForm(forms.Form):
 
 class InviteForm(forms.Form):
     email = forms.EmailField(label=_("E-mail"), max_length=254)
-    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    # The least surprising default: most invitations are for the people who do the work.
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.COMMUNITY_MANAGER)
 
 
 class RoleForm(forms.Form):

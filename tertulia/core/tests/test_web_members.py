@@ -233,3 +233,13 @@ def test_names_with_markup_are_escaped_on_the_team_page(client, brand_a, make_us
     services.do_add_member(Ctx(people["owner"], via="test"), brand, user, "analyst")
     client.force_login(people["owner"])
     assert_escaped(html(client.get(reverse("member_list", args=[brand.pk]))))
+
+
+def test_the_invite_form_suggests_community_manager_not_owner(client, brand_a):
+    brand, people = brand_a
+    client.force_login(people["owner"])
+    page = client.get(reverse("member_list", args=[brand.pk])).content.decode()
+    invite_form = page[page.index('id="id_role"'):]
+    invite_form = invite_form[: invite_form.index("</select>")]
+    assert 'value="community_manager" selected' in invite_form
+    assert 'value="owner" selected' not in invite_form
