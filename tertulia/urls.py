@@ -4,5 +4,6 @@ from tertulia.api.api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("", include("tertulia.content.urls")),
     path("", include("tertulia.core.urls")),
 ]

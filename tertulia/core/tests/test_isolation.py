@@ -57,6 +57,13 @@ PARAMS = {
     # The invitation link's secret. For the crawl of B this is B's stored *hash*: what
     # someone reading the database (or a log) could learn must not work as the link.
     "token": lambda w: w.invitation_raw,
+    "slug": lambda w: w.link.slug,
+}
+
+# Public pages: no sign-in, because what they need is in the URL itself.
+PUBLIC = {
+    # A post's short link: it redirects to the URL the post already publishes, and nothing else.
+    "short_link",
 }
 
 # Pages whose answer to B's ids is not 404, and why.
@@ -67,6 +74,9 @@ WEB_NOT_404 = {
     ("invitation_accept", "POST"): 410,
     # POST-only, and about the user's own tokens: the method is refused before any lookup.
     ("token_revoke", "GET"): 405,
+    # Short links are public redirects (GET/HEAD only).
+    ("short_link", "GET"): 302,
+    ("short_link", "POST"): 405,
 }
 
 API_METHODS = ("get", "post", "put", "patch", "delete")
@@ -376,6 +386,10 @@ def test_anonymous_visitor_is_sent_to_sign_in(worlds):
             found = leaks(response, [s for s in b.secrets if s not in (b.invitation_raw,)])
             if name == "invitation_accept":
                 # B's real link: the one page a stranger may see, because they hold the secret.
+                continue
+            if name in PUBLIC:
+                if found:
+                    failures.append(f"anonymous {method} {url} leaks {found}")
                 continue
             if found:
                 failures.append(f"anonymous {method} {url} leaks {found}")

@@ -14,6 +14,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from tertulia.content import services as content_services
+from tertulia.content.models import ShortLink
 from tertulia.core import services
 from tertulia.core.models import Brand, Invitation, KnowledgeEntry, Membership, PersonalAccessToken
 from tertulia.core.services import Ctx
@@ -68,6 +70,7 @@ class World:
     token: PersonalAccessToken
     token_raw: str
     secrets: list[str] = field(default_factory=list)
+    link: ShortLink | None = None  # a public short link (its target names nothing of the brand)
 
 
 def populate(brand: Brand, people: dict, marker: str) -> World:
@@ -92,7 +95,9 @@ def populate(brand: Brand, people: dict, marker: str) -> World:
         f"{low}-access-token-plaintext", member.email, owner.email, invitation.email, token.name, token_raw,
         invitation_raw,
     ]
-    return World(brand, people, entry, account, membership, invitation, invitation_raw, token, token_raw, secrets)
+    link = content_services.do_create_short_link(ctx, brand, target_url="https://example.org/offer")
+    return World(brand, people, entry, account, membership, invitation, invitation_raw, token, token_raw, secrets,
+                 link=link)
 
 
 def leaks(response, secrets) -> list[str]:
