@@ -23,6 +23,10 @@ TOO_MANY_HASHTAGS = "too_many_hashtags"
 TOO_MANY_MENTIONS = "too_many_mentions"
 INVALID_CHARACTERS = "invalid_characters"
 UNPAIRED_SURROGATES = "unpaired_surrogates"
+# A brand's own guidelines (content/guidelines.py) report through the same type.
+BANNED_WORD = "banned_word"
+MISSING_HASHTAG = "missing_hashtag"
+MISSING_SIGNATURE = "missing_signature"
 
 MESSAGES = {
     EMPTY: _("This post is empty; %(network)s needs some text or media."),
@@ -33,6 +37,9 @@ MESSAGES = {
     TOO_MANY_MENTIONS: _("This post has %(count)s mentions; %(network)s allows %(limit)s."),
     INVALID_CHARACTERS: _("This post contains characters that %(network)s does not accept."),
     UNPAIRED_SURROGATES: _("This post contains broken characters (unpaired surrogates) that cannot be sent."),
+    BANNED_WORD: _("“%(word)s” is on the brand's list of banned words."),
+    MISSING_HASHTAG: _("The brand's guidelines ask for the hashtag %(hashtag)s."),
+    MISSING_SIGNATURE: _("The brand's guidelines ask for the signature “%(signature)s”."),
 }
 
 # What a length is measured in, per network (see each module for the reason).
