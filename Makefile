@@ -19,7 +19,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 run: install
 	TERTULIA_INSECURE_HTTP=$${TERTULIA_INSECURE_HTTP:-1} \
 	EMAIL_BACKEND=$${EMAIL_BACKEND:-django.core.mail.backends.console.EmailBackend} \
-	exec $(VENV)/bin/tertulia run
+	exec $(VENV)/bin/tertulia run --demo
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -30,6 +30,7 @@ bench: install
 install: $(VENV)/.synced catalogs
 
 $(UV):
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { echo "Tertulia needs Python 3.11 with venv: on Debian, apt-get install python3.11 python3.11-venv"; exit 1; }
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 

@@ -179,6 +179,22 @@ else:
         "consumer": {"workers": envint("HUEY_WORKERS", "2"), "worker_type": "thread"},
     }
 
+# --- Publishing engine (tertulia/publishing/engine.py) ----------------------------------
+# Retries: capped exponential backoff with jitter, from BACKOFF_BASE seconds up to BACKOFF_CAP,
+# at most MAX_ATTEMPTS attempts per target. LEASE_SECONDS: how long a claim on a target in
+# `publishing` lasts before the sweeper reconciles it (longer than any publish call, media
+# processing included). SWEEP_GRACE_SECONDS: the sweeper re-enqueues only targets overdue by
+# this much (their own ETA task normally runs first). HTTP: HttpConfig overrides for connectors.
+PUBLISHING = {
+    "BACKOFF_BASE": float(envstr("PUBLISH_BACKOFF_BASE", "30")),
+    "BACKOFF_CAP": float(envstr("PUBLISH_BACKOFF_CAP", "3600")),
+    "MAX_ATTEMPTS": envint("PUBLISH_MAX_ATTEMPTS", "6"),
+    "LEASE_SECONDS": float(envstr("PUBLISH_LEASE_SECONDS", "900")),
+    "SWEEP_GRACE_SECONDS": float(envstr("PUBLISH_SWEEP_GRACE_SECONDS", "20")),
+    "SWEEP_BATCH": envint("PUBLISH_SWEEP_BATCH", "1000"),
+    "HTTP": {},
+}
+
 # --- Auth and security -----------------------------------------------------------------
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -214,7 +230,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_PROXY") else None
+BEHIND_PROXY = envbool("BEHIND_PROXY")  # trust X-Forwarded-Proto and the last X-Forwarded-For hop
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 X_FRAME_OPTIONS = "DENY"
 FORMS_URLFIELD_ASSUME_HTTPS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024))

@@ -2,7 +2,7 @@
 a SIGTERM stops both cleanly, and if one of them cannot run the other is stopped too.
 
 Always the embedded set-up (SQLite and SqliteHuey in a temporary var/), even in the PostgreSQL
-test run: that is what `make run` is. `--no-demo` keeps it quick; the demo has its own tests.
+test run: that is what `make run` is. without `--demo` it stays quick; the demo has its own tests.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def _start(tmp_path: Path, port: int) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / "run.log"
     with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "tertulia.cli", "run", "--no-demo", "--port", str(port),
+        proc = subprocess.Popen([sys.executable, "-m", "tertulia.cli", "run", "--port", str(port),
                                  "--web-workers", "1"],
                                 cwd=BASE_DIR, env=_env(tmp_path), stdout=fh, stderr=subprocess.STDOUT)
     return proc, log

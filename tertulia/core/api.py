@@ -37,6 +37,13 @@ router = Router()
 MAX_PAGE = 200  # the largest ``limit`` a list accepts; larger values are clamped to it
 
 
+class Pagination(LimitOffsetPagination):
+    """ninja's limit/offset, with an offset the databases can hold (a huge one was a 500)."""
+
+    class Input(LimitOffsetPagination.Input):
+        offset: int = Field(0, ge=0, le=10**9)
+
+
 def _ctx(request) -> Ctx:
     return Ctx.from_request(request, via="api")
 
@@ -202,7 +209,7 @@ class BrandPatch(BrandFields, Patch):
 
 
 @router.get("/brands", response=_responses(200, list[BrandOut]), tags=["brands"])
-@paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
+@paginate(Pagination, max_limit=MAX_PAGE)
 def brand_list(request):
     """The brands the caller belongs to (and, with a token, that the token was granted)."""
     return brands_for(request.user).order_by("name", "pk")
@@ -277,7 +284,7 @@ class AccountPatch(AccountFields, Patch):
 
 
 @router.get("/brands/{brand_id}/accounts", response=_responses(200, list[AccountOut]), tags=["accounts"])
-@paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
+@paginate(Pagination, max_limit=MAX_PAGE)
 def account_list(request, brand_id: int):
     brand = get_brand(request.user, brand_id)
     return SocialAccount.objects.for_user(request.user).filter(brand=brand).order_by("network", "handle", "pk")
@@ -349,7 +356,7 @@ def _membership(request, brand: Brand, member_id: int) -> Membership:
 
 
 @router.get("/brands/{brand_id}/members", response=_responses(200, list[MemberOut]), tags=["members"])
-@paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
+@paginate(Pagination, max_limit=MAX_PAGE)
 def member_list(request, brand_id: int):
     brand = get_brand(request.user, brand_id)
     return (Membership.objects.for_user(request.user).filter(brand=brand).select_related("user")
@@ -358,12 +365,15 @@ def member_list(request, brand_id: int):
 
 @router.post("/brands/{brand_id}/members", response=_responses(201, MemberOut), tags=["members"])
 def member_add(request, brand_id: int, payload: MemberAdd):
-    """Add someone who already has an account. Everyone else gets an invitation."""
+    """Add someone who is already in the brand's workspace. Everyone else gets an invitation."""
     brand = get_brand(request.user, brand_id, roles.MANAGE_MEMBERS)
-    user = User.objects.filter(email__iexact=payload.email, is_active=True).first()
+    # Only people already in this brand's workspace: adding a user from elsewhere without
+    # their consent, or learning whether an address has an account, is what invitations avoid.
+    user = User.objects.filter(email__iexact=payload.email, is_active=True,
+                               org_memberships__organization=brand.organization).first()
     if user is None:
         raise ValidationError({"email": [_(
-            "Nobody with this e-mail address has an account yet. Send them an invitation instead "
+            "This person is not in this workspace yet. Send them an invitation instead "
             "(POST /api/v1/brands/%(brand_id)s/invitations)."
         ) % {"brand_id": brand.pk}]})
     return Status(201, services.do_add_member(_ctx(request), brand, user, payload.role.value))
@@ -424,7 +434,7 @@ class InvitationFilter(Schema):
 
 
 @router.get("/brands/{brand_id}/invitations", response=_responses(200, list[InvitationOut]), tags=["members"])
-@paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
+@paginate(Pagination, max_limit=MAX_PAGE)
 def invitation_list(request, brand_id: int, filters: Query[InvitationFilter]):
     brand = get_brand(request.user, brand_id, roles.MANAGE_MEMBERS)
     qs = Invitation.objects.for_user(request.user, roles.MANAGE_MEMBERS).filter(brand=brand).select_related("invited_by")
@@ -487,7 +497,7 @@ class KnowledgeFilter(Schema):
 
 
 @router.get("/brands/{brand_id}/knowledge", response=_responses(200, list[KnowledgeOut]), tags=["knowledge"])
-@paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
+@paginate(Pagination, max_limit=MAX_PAGE)
 def knowledge_list(request, brand_id: int, filters: Query[KnowledgeFilter]):
     brand = get_brand(request.user, brand_id)
     qs = KnowledgeEntry.objects.for_user(request.user).filter(brand=brand)
@@ -546,7 +556,7 @@ class AuditFilter(Schema):
 
 
 @router.get("/brands/{brand_id}/audit", response=_responses(200, list[AuditOut]), tags=["audit"])
-@paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
+@paginate(Pagination, max_limit=MAX_PAGE)
 def audit_list(request, brand_id: int, filters: Query[AuditFilter]):
     """Who did what in this brand, newest first."""
     brand = get_brand(request.user, brand_id, roles.VIEW_AUDIT)

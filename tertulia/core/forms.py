@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from . import throttle
+from .services import client_ip
 from .models import Brand, KnowledgeEntry, TokenGrant, User
 from .roles import Role
 
@@ -25,7 +26,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     def clean(self):
         username = (self.cleaned_data.get("username") or "").strip()
-        ip = self.request.META.get("REMOTE_ADDR") if self.request else None
+        ip = client_ip(self.request) if self.request else None
         if username and throttle.is_locked(username, ip):
             raise ValidationError(
                 self.error_messages["locked"], code="locked",

@@ -16,8 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from .roles import Role
 
 
+_TIMEZONES = frozenset(zoneinfo.available_timezones())  # reading tzdata is slow: once
+
+
 def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in _TIMEZONES:
         raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value})
 
 

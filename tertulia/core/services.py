@@ -30,7 +30,17 @@ from .models import (
     TokenGrant,
     User,
 )
-from .scoping import brands_for, role_in
+from .scoping import brands_for, has_perm, role_in
+
+
+def client_ip(request) -> str | None:
+    """The visitor's address. Behind a proxy (BEHIND_PROXY=1) that is the last hop the proxy
+    appended to X-Forwarded-For; anything before it was written by the client and is not trusted."""
+    if settings.BEHIND_PROXY:
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+        if forwarded:
+            return forwarded[-1][:45]
+    return request.META.get("REMOTE_ADDR")
 
 
 @dataclass(frozen=True)
@@ -43,11 +53,11 @@ class Ctx:
 
     @classmethod
     def from_request(cls, request, via: str = "web") -> "Ctx":
-        return cls(user=request.user, via=via, ip=request.META.get("REMOTE_ADDR"))
+        return cls(user=request.user, via=via, ip=client_ip(request))
 
 
 def _require(ctx: Ctx, brand: Brand, permission: str) -> None:
-    if not brands_for(ctx.user, permission).filter(pk=brand.pk).exists():
+    if not has_perm(ctx.user, brand, permission):
         raise PermissionDenied(_("You do not have permission to do that for this brand."))
 
 
@@ -194,7 +204,9 @@ def _check_grant(ctx: Ctx, brand: Brand, role: str) -> None:
 
 
 def _owners(brand: Brand) -> int:
-    return Membership.objects.filter(brand=brand, role=roles.Role.OWNER).count()
+    """How many owners the brand has, with their rows locked until the transaction ends: two
+    owners demoting each other at once must not leave the brand with none (PostgreSQL)."""
+    return len(Membership.objects.select_for_update().filter(brand=brand, role=roles.Role.OWNER).values_list("pk", flat=True))
 
 
 @transaction.atomic

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from tertulia.networks import services as account_services
@@ -77,6 +78,12 @@ def _apply_errors(form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errs)
     else:
         form.add_error(None, exc)
+
+
+def _search_param(request, name: str, max_length: int) -> str:
+    """A free-text filter from the query string: bounded, and without NUL characters, which
+    PostgreSQL refuses (a 500 instead of an empty result)."""
+    return request.GET.get(name, "").replace("\x00", "").strip()[:max_length]
 
 
 class SignInView(LoginView):
@@ -216,7 +223,7 @@ def knowledge_list(request, brand):
     kind = request.GET.get("kind")
     if kind in KnowledgeEntry.Kind.values:
         entries = entries.filter(kind=kind)
-    q = request.GET.get("q", "").strip()[:100]
+    q = _search_param(request, "q", 100)
     if q:
         entries = entries.filter(title__icontains=q) | entries.filter(answer__icontains=q)
     page = Paginator(entries.order_by("kind", "title"), 25).get_page(request.GET.get("page"))
@@ -383,7 +390,7 @@ def invitation_accept(request, token):
     if request.user.is_authenticated:
         if request.method == "POST":
             try:
-                membership = services.do_accept_invitation(request.user, token, ip=request.META.get("REMOTE_ADDR"))
+                membership = services.do_accept_invitation(request.user, token, ip=services.client_ip(request))
             except (ValidationError, PermissionDenied) as exc:
                 _errors_to_messages(request, exc)
                 return redirect("invitation_accept", token)
@@ -403,7 +410,7 @@ def invitation_accept(request, token):
                     first_name=form.cleaned_data["first_name"], last_name=form.cleaned_data["last_name"],
                     language=request.LANGUAGE_CODE if request.LANGUAGE_CODE in dict(settings.LANGUAGES) else "es",
                 )
-                services.do_accept_invitation(user, token, ip=request.META.get("REMOTE_ADDR"))
+                services.do_accept_invitation(user, token, ip=services.client_ip(request))
         except ValidationError:
             return render(request, "core/invitation_invalid.html", status=410)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -418,7 +425,7 @@ def invitation_accept(request, token):
 @brand_view(roles.VIEW_AUDIT)
 def audit_log(request, brand):
     events = AuditEvent.objects.for_user(request.user, roles.VIEW_AUDIT).filter(brand=brand).select_related("actor")
-    action = request.GET.get("action", "").strip()[:64]
+    action = _search_param(request, "action", 64)
     if action:
         events = events.filter(action__startswith=action)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
@@ -428,6 +435,7 @@ def audit_log(request, brand):
 
 # --- Personal access tokens -----------------------------------------------------------
 
+@never_cache  # the page shows a new token once; no cache may keep it
 @login_required
 def token_list(request):
     brands = brands_for(request.user).order_by("name")

@@ -12,6 +12,8 @@ from tertulia.core.services import Ctx, _log, _require
 from .models import Network, SocialAccount
 
 ACCOUNT_FIELDS = ("network", "handle", "display_name", "base_url", "status", "external_id")
+# Where the account's token is sent: changing either invalidates the stored credentials.
+IDENTITY_FIELDS = frozenset({"base_url", "external_id"})
 
 
 def _clean_handle(network: str, handle: str) -> str:
@@ -52,9 +54,18 @@ def do_update_account(ctx: Ctx, account: SocialAccount, **fields) -> SocialAccou
         if key == "handle":
             value = _clean_handle(account.network, value)
         setattr(account, key, value)
+    changes = audit.diff(before, audit.snapshot(account, ACCOUNT_FIELDS))
+    if (changes.keys() & IDENTITY_FIELDS) and (account.access_token or account.refresh_token):
+        # The token was issued by the old server for the old account. Sending it anywhere
+        # else would hand it to whoever runs that address, so it is dropped, not moved.
+        account.access_token = account.refresh_token = ""
+        account.token_expires_at = None
+        account.status = SocialAccount.Status.NEEDS_RECONNECT
+        account.status_reason = _("The server address or account id changed, so the stored sign-in was removed. "
+                                  "Reconnect the account.")
+        changes["credentials"] = ["kept", "removed"]
     account.full_clean()
     account.save()
-    changes = audit.diff(before, audit.snapshot(account, ACCOUNT_FIELDS))
     if changes:
         _log(ctx, "account.update", brand=account.brand, obj=account, changes=changes)
     return account

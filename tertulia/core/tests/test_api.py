@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from tertulia.core import roles, services
 from tertulia.core.middleware import CSP
-from tertulia.core.models import AuditEvent, Brand, Invitation, KnowledgeEntry, Membership
+from tertulia.core.models import AuditEvent, Brand, Invitation, KnowledgeEntry, Membership, OrganizationMember
 from tertulia.core.services import Ctx
 from tertulia.networks import services as account_services
 from tertulia.networks.models import SocialAccount
@@ -29,6 +29,11 @@ def send(client, method, url, data=None, **headers):
     return getattr(client, method)(url, body, content_type="application/json", **headers)
 
 
+def _workspace_member(brand, user):
+    OrganizationMember.objects.create(organization=brand.organization, user=user)
+    return user
+
+
 @pytest.fixture
 def world(brand_a, brand_b, make_user):
     """Brand A with one of everything, brand B with its own, and a write token per person."""
@@ -42,7 +47,8 @@ def world(brand_a, brand_b, make_user):
         "people": people,
         "other": other,
         "other_people": other_people,
-        "outsider": make_user("outsider"),  # has an account, belongs to no brand
+        # Has an account and is in A's workspace, but belongs to none of its brands.
+        "outsider": _workspace_member(brand, make_user("outsider")),
         "spare": Membership.objects.get(brand=brand, user=spare),
         "entry": services.do_save_knowledge(ctx, brand, title="Opening hours", answer="9 to 5", kind="faq"),
         "account": account_services.do_add_account(
@@ -323,11 +329,17 @@ def test_members(client, world):
     # Twice is an error, not a second membership.
     again = send(client, "post", f"{API}/brands/{b}/members", {"email": "outsider@example.com", "role": "analyst"}, **h)
     assert again.status_code == 422
-    # Someone without an account: a clear pointer to invitations.
-    response = send(client, "post", f"{API}/brands/{b}/members", {"email": "nobody@example.com", "role": "analyst"}, **h)
-    assert response.status_code == 422
-    assert "invitation" in response.json()["errors"]["email"][0]
-    assert not Membership.objects.filter(brand_id=b, user__email="nobody@example.com").exists()
+    # Someone without an account, and someone with an account in another workspace, get the
+    # same answer: a pointer to invitations. Nobody learns who has an account elsewhere, and
+    # nobody is added to a workspace without accepting an invitation.
+    answers = []
+    for email in ("nobody@example.com", world["other_people"]["owner"].email):
+        response = send(client, "post", f"{API}/brands/{b}/members", {"email": email, "role": "analyst"}, **h)
+        assert response.status_code == 422
+        assert "invitation" in response.json()["errors"]["email"][0]
+        assert not Membership.objects.filter(brand_id=b, user__email=email).exists()
+        answers.append(response.json())
+    assert answers[0] == answers[1]
     # Managers cannot make owners.
     response = send(client, "post", f"{API}/brands/{b}/members", {"email": "alpha_owner@example.com", "role": "owner"}, **h)
     assert response.status_code == 403

@@ -168,7 +168,9 @@ OUTSIDER_EMAIL = "outsider@example.com"
 def worlds(brand_a, brand_b, make_user):
     a = populate(*brand_a, marker="Alpha")
     b = populate(*brand_b, marker="Beta")
-    make_user("outsider", email=OUTSIDER_EMAIL)  # has an account, belongs to no brand
+    # In A's workspace but in none of its brands: the one kind of person the API adds directly.
+    outsider = make_user("outsider", email=OUTSIDER_EMAIL)
+    OrganizationMember.objects.create(organization=a.brand.organization, user=outsider)
     return a, b
 
 

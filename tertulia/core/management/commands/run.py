@@ -22,20 +22,23 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--web-workers", type=int, default=2)
-        parser.add_argument("--no-demo", action="store_true", help="Do not load the demo workspace.")
+        # Opt-in: the demo's users share a published password, so a production install must
+        # never get them by accident. `make run` asks for it.
+        parser.add_argument("--demo", action="store_true",
+                            help="Load the demo workspace into an empty database and print its login.")
 
-    def handle(self, *args, host, port, web_workers, no_demo, **options):
+    def handle(self, *args, host, port, web_workers, demo, **options):
         from tertulia.core.models import Organization
 
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
-        if not no_demo:
-            from tertulia.core import demo
+        if demo:
+            from tertulia.core import demo as demo_workspace
 
             if not Organization.objects.exists():
                 self.stdout.write("Loading the demo workspace (first run only)…")
                 call_command("demo")
-            self.stdout.write(self.style.SUCCESS(demo.login_banner(f"http://{host}:{port}/")))
+            self.stdout.write(self.style.SUCCESS(demo_workspace.login_banner(f"http://{host}:{port}/")))
 
         python = sys.executable
         commands = [
@@ -43,7 +46,8 @@ class Command(BaseCommand):
             ([python, "-m", "tertulia.cli", "run_huey", "--quiet"], signal.SIGINT),
             ([
                 python, "-m", "gunicorn", "tertulia.wsgi:application", "--bind", f"{host}:{port}",
-                "--workers", str(web_workers), "--threads", "4", "--access-logfile", "-",
+                "--workers", str(web_workers), "--threads", "4",
+                # No access log: invitation links carry their secret in the path.
                 "--graceful-timeout", "10", *_no_control_socket(),
             ], signal.SIGTERM),
         ]
