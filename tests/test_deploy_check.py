@@ -34,6 +34,8 @@ def _production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "example.com",
         "SITE_URL": "https://example.com",
         "TERTULIA_VAR_DIR": str(tmp_path),
+        # The production layout: jobs on Redis, shared by every consumer (see tertulia.W001).
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
     })
     env.update(overrides)
     return env
@@ -72,3 +74,11 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     done = _check_deploy(env)
     assert done.returncode != 0
     assert "No SECRET_KEY" in done.stderr
+
+
+def test_postgres_without_redis_is_flagged(tmp_path):
+    env = _production_env(tmp_path, DATABASE_URL="postgres://tertulia:secret@db.example.com/tertulia")
+    del env["REDIS_URL"]
+    result = _check_deploy(env)
+    assert result.returncode != 0
+    assert "tertulia.W001" in result.stdout + result.stderr
