@@ -38,6 +38,11 @@ class SocialAccount(BrandScopedModel):
     access_token = EncryptedTextField(blank=True)
     refresh_token = EncryptedTextField(blank=True)
     token_expires_at = models.DateTimeField(null=True, blank=True)
+    # Publishing: a paused account keeps its scheduled posts but nothing is sent until it is
+    # resumed; ``blocked_until`` is set from the network's rate-limit answer (429 / reset
+    # headers) and claims skip the account until then (DESIGN.md §3).
+    paused = models.BooleanField(_("paused"), default=False)
+    blocked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

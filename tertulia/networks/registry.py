@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # connectors import without Django's app registry (benchmarks, the fakes).
 _CONNECTORS: dict[str, str] = {
     "mastodon": "tertulia.networks.mastodon.connector.MastodonConnector",
+    "bluesky": "tertulia.networks.bluesky.connector.BlueskyConnector",
 }
 
 

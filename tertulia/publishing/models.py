@@ -4,6 +4,7 @@ import uuid
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tertulia.content.models import Post
@@ -32,16 +33,71 @@ class PostTarget(BrandScopedModel):
     attempt_id = models.UUIDField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While ``publishing``: when the claim runs out. A consumer that dies mid-call leaves the
+    # row here; the sweeper reconciles it with find_published once the lease has expired.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     external_id = models.CharField(max_length=200, blank=True, db_index=True)
     external_url = models.URLField(max_length=500, blank=True)
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True)  # in English; error_note renders it per reader
+    error_note = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["post", "account"], name="uniq_target")]
-        indexes = [models.Index(fields=["state", "due_at"])]
+        indexes = [models.Index(fields=["state", "due_at"]), models.Index(fields=["state", "next_attempt_at"])]
 
     @staticmethod
     def new_attempt_id() -> uuid.UUID:
         return uuid.uuid4()
+
+    @property
+    def marker(self) -> str:
+        """The idempotency marker: the same on every retry of this target, different for every
+        target (and for a new approval of the post, which bumps the post's version)."""
+        return f"tertulia-{self.pk}-{self.post.version}"
+
+    def error_display(self) -> str:
+        """The last error in the reader's language."""
+        from .messages import render
+
+        return render(self.error_note) if self.error_note else (gettext(self.last_error) if self.last_error else "")
+
+
+class DeliveryAttempt(BrandScopedModel):
+    """One row per attempt to deliver a target: the per-target delivery log."""
+
+    class Outcome(models.TextChoices):
+        IN_FLIGHT = "in_flight", _("In flight")
+        PUBLISHED = "published", _("Published")
+        FOUND = "found", _("Found on the network")
+        RETRY = "retry", _("Will retry")
+        FAILED = "failed", _("Failed")
+        NEEDS_ATTENTION = "needs_attention", _("Needs attention")
+        UNCONFIRMED = "unconfirmed", _("Not confirmed yet")
+        LOST = "lost", _("Not found on the network")
+        SUPERSEDED = "superseded", _("Superseded")
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(PostTarget, on_delete=models.CASCADE, related_name="attempt_log")
+    attempt_id = models.UUIDField(unique=True)
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.IN_FLIGHT)
+    error_kind = models.CharField(max_length=32, blank=True)  # ConnectorError.kind: rate_limited…
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_detail = models.TextField(blank=True)  # err.log_line(): kind, status, the network's text
+    user_message = models.TextField(blank=True)  # in English; user_note renders it per reader
+    user_note = models.JSONField(default=list, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["target", "started_at", "number"]
+
+    def message_display(self) -> str:
+        from .messages import render
+
+        return render(self.user_note) if self.user_note else self.user_message
