@@ -258,6 +258,10 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
+# Media library uploads (tertulia/content/media.py): the most bytes and pixels per image.
+# MEDIA_ROOT is never served as is: files go out through a view that checks the brand.
+MEDIA_MAX_UPLOAD_BYTES = envint("MEDIA_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))
+MEDIA_MAX_PIXELS = envint("MEDIA_MAX_PIXELS", "40000000")
 
 # --- E-mail ----------------------------------------------------------------------------
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

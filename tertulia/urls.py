@@ -6,4 +6,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("tertulia.content.urls")),
     path("", include("tertulia.core.urls")),
+    path("", include("tertulia.strategy.urls")),
 ]

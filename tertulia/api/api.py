@@ -98,3 +98,5 @@ def _schema_error(request, exc):
 from tertulia.core.api import router as core_router  # noqa: E402
 
 api.add_router("/", core_router)
+api.add_router("/", "tertulia.strategy.api.router")
+api.add_router("/", "tertulia.content.api.router")

@@ -97,8 +97,22 @@ class MediaAsset(BrandScopedModel):
     duration_seconds = models.FloatField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, db_index=True)
     alt_text = models.TextField(_("alternative text"), blank=True, max_length=1500)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    # A small WebP for grids and pickers (see content.media.make_preview).
+    preview = models.FileField(upload_to="media/previews/%Y/%m/", blank=True)
+    # A crop made from another asset with one of content.media.PRESETS.
+    derived_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="derivatives")
+    preset = models.CharField(max_length=32, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["brand", "sha256"], name="uniq_media_sha_per_brand")]
+
+    def __str__(self) -> str:
+        return self.alt_text[:60] or self.file.name.rsplit("/", 1)[-1]
 
 
 class PostMedia(models.Model):

@@ -204,3 +204,148 @@ def record_link_clicks(link: ShortLink, clicks: Iterable[Click]) -> int:
                       referrer_host=c.referrer_host[:200], country=c.country.upper()[:2]) for c in clicks]
     LinkClick.objects.bulk_create(rows, batch_size=500)
     return len(rows)
+
+
+# --- Media library ----------------------------------------------------------------------
+# Files are written before their row and removed if the row cannot be written, so a failed
+# upload leaves neither. Deleting removes the files only after the deletion has committed.
+
+MEDIA_FIELDS = ("alt_text", "tags")
+MAX_TAGS = 30
+
+
+def _clean_tags(values) -> list[str]:
+    from tertulia.core.services import _clean_list
+
+    tags = [t.lstrip("#").strip()[:50] for t in _clean_list(values)]
+    tags = [t for t in tags if t]
+    if len(tags) > MAX_TAGS:
+        raise ValidationError({"tags": _("At most %(limit)s tags.") % {"limit": MAX_TAGS}})
+    return tags
+
+
+def _clean_alt(value: str) -> str:
+    value = (value or "").strip()
+    if "\x00" in value:
+        raise ValidationError({"alt_text": _("Null characters are not allowed.")})
+    if len(value) > 1500:
+        raise ValidationError({"alt_text": _("Alternative text can be at most %(limit)s characters.") % {"limit": 1500}})
+    return value
+
+
+def _store_processed(ctx: Ctx, brand, processed, *, alt_text: str = "", tags=(), derived_from=None,
+                     preset: str = "", action: str = "media.upload"):
+    """Write the files, then the row (or return the brand's existing copy of the same image)."""
+    import uuid
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from .models import MediaAsset
+
+    existing = MediaAsset.objects.filter(brand=brand, sha256=processed.sha256).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    stem = f"media/{brand.pk}/{now:%Y/%m}/{uuid.uuid4().hex}"
+    names: list[str] = []
+    try:
+        names.append(default_storage.save(f"{stem}.{processed.extension}", ContentFile(processed.content)))
+        names.append(default_storage.save(f"{stem}.preview.webp", ContentFile(processed.preview)))
+        with transaction.atomic():
+            asset = MediaAsset(brand=brand, kind=MediaAsset.Kind.IMAGE, mime_type=processed.mime_type,
+                               size_bytes=processed.size_bytes, width=processed.width, height=processed.height,
+                               sha256=processed.sha256, alt_text=alt_text, tags=list(tags),
+                               derived_from=derived_from, preset=preset, uploaded_by=ctx.user, created_at=now)
+            asset.file.name, asset.preview.name = names
+            asset.save()
+            _log(ctx, action, brand=brand, obj=asset,
+                 changes={"mime_type": asset.mime_type, "size": [asset.width, asset.height],
+                          "sha256": asset.sha256, **({"preset": preset} if preset else {})})
+    except IntegrityError:
+        # The same image was stored by someone else in the meantime: keep theirs.
+        for name in names:
+            default_storage.delete(name)
+        existing = MediaAsset.objects.filter(brand=brand, sha256=processed.sha256).first()
+        if existing is None:  # pragma: no cover - a constraint other than the dedup one
+            raise
+        return existing
+    except BaseException:
+        for name in names:
+            default_storage.delete(name)
+        raise
+    return asset
+
+
+def do_upload_media(ctx: Ctx, brand, fileobj, *, alt_text: str = "", tags=()):
+    """Validate an uploaded image by its content and add it to the brand's library.
+
+    ``fileobj`` is anything with ``read()`` (an UploadedFile, BytesIO). Raises
+    ValidationError with the reason for refusing it (see ``content.media.MESSAGES``).
+    Uploading an image the brand already has returns the existing asset.
+    """
+    from . import media
+
+    _require(ctx, brand, roles.COMPOSE)
+    alt_text, tags = _clean_alt(alt_text), _clean_tags(tags)
+    data = media.read_limited(fileobj, media.max_bytes())
+    try:
+        processed = media.process_upload(data)
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.error_list}) from None
+    return _store_processed(ctx, brand, processed, alt_text=alt_text, tags=tags)
+
+
+@transaction.atomic
+def do_update_media(ctx: Ctx, asset, **fields):
+    """Change an asset's alternative text and tags."""
+    _require(ctx, asset.brand, roles.COMPOSE)
+    before = audit.snapshot(asset, MEDIA_FIELDS)
+    for key, value in fields.items():
+        if key == "alt_text":
+            asset.alt_text = _clean_alt(value)
+        elif key == "tags":
+            asset.tags = _clean_tags(value)
+        else:
+            raise ValidationError({key: _("Unknown field.")})
+    changes = audit.diff(before, audit.snapshot(asset, MEDIA_FIELDS))
+    if changes:
+        asset.save(update_fields=list(changes))
+        _log(ctx, "media.update", brand=asset.brand, obj=asset, changes=changes)
+    return asset
+
+
+@transaction.atomic
+def do_delete_media(ctx: Ctx, asset) -> None:
+    """Delete an asset and, once that has committed, its files. Assets used by a post stay."""
+    from django.core.files.storage import default_storage
+
+    from .models import PostMedia
+
+    _require(ctx, asset.brand, roles.COMPOSE)
+    if PostMedia.objects.filter(asset=asset).exists():
+        raise ValidationError(_("This image is attached to a post. Remove it from the post first."))
+    names = [n for n in (asset.file.name, asset.preview.name) if n]
+    _log(ctx, "media.delete", brand=asset.brand, obj=asset, changes={"sha256": asset.sha256})
+    asset.delete()
+    transaction.on_commit(lambda: [default_storage.delete(n) for n in names])
+
+
+def do_crop_media(ctx: Ctx, asset, preset: str):
+    """A new asset: ``asset`` centre-cropped and resized to one of ``media.PRESETS``."""
+    from . import media
+
+    _require(ctx, asset.brand, roles.COMPOSE)
+    chosen = media.PRESETS.get(preset)
+    if chosen is None:
+        raise ValidationError({"preset": _("Unknown size preset.")})
+    if asset.kind != asset.Kind.IMAGE:
+        raise ValidationError({"preset": _("Only images can be cropped.")})
+    with asset.file.open("rb") as fh:
+        data = fh.read()
+    try:
+        processed = media.process_preset(data, chosen)
+    except ValidationError as exc:
+        raise ValidationError({"preset": exc.error_list}) from None
+    return _store_processed(ctx, asset.brand, processed, alt_text=asset.alt_text, tags=asset.tags,
+                            derived_from=asset, preset=preset, action="media.crop")

@@ -43,6 +43,9 @@ class KPI(BrandScopedModel):
     class Meta:
         verbose_name = _("KPI")
 
+    def __str__(self) -> str:
+        return f"{self.get_metric_display()}: {self.target}"
+
 
 class ContentPillar(BrandScopedModel):
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="pillars")

@@ -34,7 +34,9 @@ from tertulia.core.models import (
     PersonalAccessToken,
     TokenGrant,
 )
+from tertulia.content.models import MediaAsset
 from tertulia.networks.models import SocialAccount
+from tertulia.strategy.models import KPI, ContentPillar, Objective
 
 from .web_helpers import World, fill_route, leaks, populate, route_params
 
@@ -58,6 +60,10 @@ PARAMS = {
     # someone reading the database (or a log) could learn must not work as the link.
     "token": lambda w: w.invitation_raw,
     "slug": lambda w: w.link.slug,
+    "asset_id": lambda w: w.media.pk,
+    "objective_id": lambda w: w.objective.pk,
+    "kpi_id": lambda w: w.kpi.pk,
+    "pillar_id": lambda w: w.pillar.pk,
 }
 
 # Public pages: no sign-in, because what they need is in the URL itself.
@@ -165,7 +171,8 @@ OUTSIDER_EMAIL = "outsider@example.com"
 
 
 @pytest.fixture
-def worlds(brand_a, brand_b, make_user):
+def worlds(brand_a, brand_b, make_user, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")  # the worlds' images never touch var/media
     a = populate(*brand_a, marker="Alpha")
     b = populate(*brand_b, marker="Beta")
     # In A's workspace but in none of its brands: the one kind of person the API adds directly.
@@ -275,6 +282,8 @@ def _api_request(client: Client, method: str, url: str, spec: dict, path: str, w
     if content:
         media, entry = next(iter(content.items()))
         body = _sample(entry.get("schema", {}), spec, "", known)
+        if media == "multipart/form-data":
+            return _send_multipart(client, method, url, entry.get("schema", {}), spec, known, **extra)
         if media != "application/json":
             raise AssertionError(f"{method.upper()} {path}: teach test_isolation to send {media}")
     if query:
@@ -285,6 +294,21 @@ def _api_request(client: Client, method: str, url: str, spec: dict, path: str, w
     if body is None:
         return send(url, **extra)
     return send(url, data=body, content_type="application/json", **extra)
+
+
+def _send_multipart(client: Client, method: str, url: str, schema: dict, spec: dict, known: dict, **extra):
+    """A multipart body: files are real generated images, other fields as for JSON."""
+    from .web_helpers import generated_png
+
+    schema = _resolve(schema, spec)
+    data = {}
+    for name, prop in schema.get("properties", {}).items():
+        prop = _resolve(prop, spec)
+        if prop.get("format") == "binary":
+            data[name] = generated_png(320, 240, (10, 90, 160))
+        elif name in schema.get("required", []) or name in known:
+            data[name] = _sample(prop, spec, name, known)
+    return getattr(client, method)(url, data=data, **extra)
 
 
 # --- What B looks like, to prove nothing changed ---------------------------------------------
@@ -305,6 +329,10 @@ def _state_of(world: World) -> dict:
         "tokens": sorted(PersonalAccessToken.objects.filter(user=world.people["owner"]).values_list("pk", "name", "revoked_at")),
         "grants": sorted(TokenGrant.objects.filter(brand_id=world.brand.pk).values_list("token_id", "scope")),
         "audit": AuditEvent.objects.filter(brand_id=world.brand.pk).count(),
+        "strategy": (sorted(Objective.objects.filter(brand_id=world.brand.pk).values_list("pk", "name", "period_end")),
+                     sorted(KPI.objects.filter(brand_id=world.brand.pk).values_list("pk", "metric", "target")),
+                     sorted(ContentPillar.objects.filter(brand_id=world.brand.pk).values_list("pk", "name", "target_share"))),
+        "media": sorted(MediaAsset.objects.filter(brand_id=world.brand.pk).values_list("pk", "alt_text", "sha256")),
     }
 
 

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from tertulia.content import services as content_services
-from tertulia.content.models import ShortLink
+from tertulia.content.models import MediaAsset, ShortLink
 from tertulia.core import services
 from tertulia.core.models import Brand, Invitation, KnowledgeEntry, Membership, PersonalAccessToken
 from tertulia.core.services import Ctx
 from tertulia.networks import services as account_services
 from tertulia.networks.models import SocialAccount
+from tertulia.strategy import services as strategy_services
+from tertulia.strategy.models import KPI, ContentPillar, Objective
 
 XSS = "<script>alert(1)</script>"
 XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -71,6 +73,10 @@ class World:
     token_raw: str
     secrets: list[str] = field(default_factory=list)
     link: ShortLink | None = None  # a public short link (its target names nothing of the brand)
+    media: MediaAsset | None = None  # an image in the brand's media library
+    objective: Objective | None = None  # a strategy objective, with one KPI target
+    kpi: KPI | None = None
+    pillar: ContentPillar | None = None  # a content pillar (40 % of the mix)
 
 
 def populate(brand: Brand, people: dict, marker: str) -> World:
@@ -96,13 +102,37 @@ def populate(brand: Brand, people: dict, marker: str) -> World:
         invitation_raw,
     ]
     link = content_services.do_create_short_link(ctx, brand, target_url="https://example.org/offer")
+    media = content_services.do_upload_media(ctx, brand, generated_png(), alt_text=f"{marker} lighthouse alt text",
+                                             tags=[f"{low}tag"])
+    secrets.append(media.alt_text)
+    objective = strategy_services.do_create_objective(
+        ctx, brand, name=f"{marker} objective to conquer", period_start=date(2030, 1, 1), period_end=date(2030, 3, 31),
+        kpis=[("engagement_rate_reach", "4.5")],
+    )
+    kpi = objective.kpis.get()
+    pillar = strategy_services.do_save_pillar(ctx, brand, name=f"{marker} pillar of wisdom", target_share=40)
+    secrets += [objective.name, pillar.name]
     return World(brand, people, entry, account, membership, invitation, invitation_raw, token, token_raw, secrets,
-                 link=link)
+                 link=link, media=media, objective=objective, kpi=kpi, pillar=pillar)
+
+
+def generated_png(width: int = 640, height: int = 480, color=(200, 120, 40)):
+    """A real PNG made with Pillow (no binary fixtures), as an upload-like file object."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, format="PNG")
+    out.seek(0)
+    out.name = "generated.png"
+    return out
 
 
 def leaks(response, secrets) -> list[str]:
     """The secrets found in a response's body or its redirect target."""
-    body = response.content.decode(errors="replace")
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    body = raw.decode(errors="replace")
     location = response.headers.get("Location", "")
     return [s for s in secrets if s and (s in body or s in location)]
 
