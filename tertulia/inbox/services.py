@@ -268,7 +268,7 @@ def _upsert_conversations(account: SocialAccount, deltas: dict[ConvKey, _ConvDel
 _MERGE_SQL = (
     "UPDATE {table} SET "
     "status = CASE WHEN last_message_at <= %s THEN %s ELSE status END, "
-    "closed_at = CASE WHEN last_message_at <= %s AND %s = 1 THEN NULL ELSE closed_at END, "
+    "closed_at = CASE WHEN last_message_at <= %s THEN NULL ELSE closed_at END, "
     "first_response_at = COALESCE(first_response_at, %s), "
     "last_message_at = CASE WHEN last_message_at < %s THEN %s ELSE last_message_at END "
     "WHERE id = %s"
@@ -283,8 +283,8 @@ def _merge_existing(keys: list[ConvKey], found: dict[ConvKey, int], deltas: dict
     for k in keys:
         d = deltas[k]
         last = adapt(d.last_at)
-        reopen = 1 if d.last_direction == _INBOUND else 0
-        params.append((last, _status_for(d.last_direction), last, reopen,
+        # A newer message, either way, leaves the conversation open or pending: never closed.
+        params.append((last, _status_for(d.last_direction), last,
                        adapt(d.first_response(earlier_inbound=True)), last, last, found[k]))
     bulk.execute_many(Conversation, _MERGE_SQL.format(table=Conversation._meta.db_table), params)
 

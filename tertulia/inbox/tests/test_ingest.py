@@ -105,6 +105,18 @@ def test_a_reply_waits_for_the_customer_and_a_new_message_reopens(account, brand
     assert conv.first_response_at == T0 + timedelta(minutes=30)  # kept
 
 
+def test_a_brand_reply_on_a_closed_conversation_leaves_it_pending_not_half_closed(account, brand_a):
+    brand, people = brand_a
+    services.ingest_interactions(account, [msg("c1")])
+    conv = Conversation.objects.get()
+    services.do_set_status(Ctx(people["community_manager"]), brand, [conv.pk], Conversation.Status.CLOSED)
+    services.ingest_interactions(account, [
+        msg("r1", T0 + timedelta(hours=2), author=me(account), direction="out", counterpart=ANA),
+    ])
+    conv.refresh_from_db()
+    assert (conv.status, conv.closed_at) == (Conversation.Status.PENDING, None)
+
+
 def test_first_response_ignores_the_brand_writing_before_the_customer(account):
     services.ingest_interactions(account, [
         msg("r0", T0, author=me(account), direction="out", counterpart=ANA, kind="dm", root="t1"),
