@@ -43,13 +43,13 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from . import server
 from .corpora import CorpusMissing, corpora_dir
 from .mastodon import HttpError, Request
 
@@ -116,19 +116,8 @@ def graphemes(text: str) -> int:
 # -- faults ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Fault:
-    kind: str  # latency | status | rate_limit | hang | drop | malformed | xrpc
-    seconds: float = 0.0
-    status: int = 503
-    body: str | None = None
-    reset_in: float = 60.0
-    retry_after: float | None = None
-    after: bool = False  # process the request first, then answer with the fault
-
-    @classmethod
-    def latency(cls, seconds: float) -> Fault:
-        return cls("latency", seconds=seconds)
+class Fault(server.Fault):
+    """XRPC error bodies on top of the shared fault vocabulary."""
 
     @classmethod
     def server_error(cls, status: int = 503, *, after: bool = False, retry_after: float | None = None) -> Fault:
@@ -140,19 +129,6 @@ class Fault:
     @classmethod
     def respond(cls, status: int, error: str, message: str = "", *, after: bool = False) -> Fault:
         return cls("status", status=status, body=json.dumps({"error": error, "message": message}), after=after)
-
-    @classmethod
-    def rate_limited(cls, reset_in: float = 60.0, *, retry_after: float | None = None) -> Fault:
-        return cls("rate_limit", status=429, reset_in=reset_in, retry_after=retry_after)
-
-    @classmethod
-    def timeout_after(cls, seconds: float = 5.0) -> Fault:
-        """Process the request (create the record), then stall longer than the client waits."""
-        return cls("hang", seconds=seconds, after=True)
-
-    @classmethod
-    def drop_after(cls) -> Fault:
-        return cls("drop", after=True)
 
     @classmethod
     def malformed(cls, body: str = '{"uri": "at://did:plc:x/app.bsky.feed.po', *, after: bool = True,
@@ -169,16 +145,6 @@ class Fault:
                                                         "message": "Token could not be verified"}))
 
 
-@dataclass
-class _Rule:
-    method: str
-    nsid: str
-    fault: Fault
-    times: int | None
-    probability: float
-    hits: int = 0
-
-
 def _xrpc(status: int, error: str, message: str) -> HttpError:
     return HttpError(status, {"error": error, "message": message})
 
@@ -190,8 +156,10 @@ def invalid(message: str) -> HttpError:
 # -- the server --------------------------------------------------------------------------------
 
 
-class FakeBluesky:
+class FakeBluesky(server.LoopbackServer):
     """Start with ``with FakeBluesky() as fake:`` or ``start()``/``stop()``."""
+
+    thread_name = "fake-bluesky"
 
     def __init__(self, *, access_ttl: float = 7200.0, refresh_ttl: float = 60 * 24 * 3600.0,
                  image_max_size: int = 1_000_000, duplicate_rkey: tuple[int, str, str] | None = None,
@@ -206,7 +174,7 @@ class FakeBluesky:
         self.random = random.Random(seed)
         self.lock = threading.RLock()
         self.requests: list[Request] = []
-        self._rules: list[_Rule] = []
+        self._rules: list[server.FaultRule] = []
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -222,33 +190,6 @@ class FakeBluesky:
         self._load_templates(image_max_size)
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeBluesky:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-bluesky", daemon=True)
-        self._thread.start()
-        self._seed_accounts()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeBluesky:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # -- recorded payloads -------------------------------------------------------------------
 
@@ -387,31 +328,13 @@ class FakeBluesky:
     def inject(self, endpoint: str, fault: Fault, *, times: int | None = 1, probability: float = 1.0) -> None:
         """``endpoint`` is ``"METHOD nsid"`` (``"POST com.atproto.repo.createRecord"``) or ``"*"``."""
         method, nsid = ("*", "*") if endpoint == "*" else endpoint.split(" ", 1)
-        with self.lock:
-            self._rules.append(_Rule(method.upper(), nsid, fault, times, probability))
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            self._rules.clear()
+        self._add_rule(method, lambda called: nsid in ("*", called), fault, times, probability)
 
     def requests_to(self, nsid: str, method: str | None = None) -> list[Request]:
         with self.lock:
             return [r for r in self.requests if r.path == f"/xrpc/{nsid}" and (method is None or r.method == method)]
 
     # -- request handling -------------------------------------------------------------------
-
-    def _take_fault(self, method: str, nsid: str) -> Fault | None:
-        with self.lock:
-            for rule in self._rules:
-                if rule.method not in ("*", method) or rule.nsid not in ("*", nsid):
-                    continue
-                if rule.times is not None and rule.hits >= rule.times:
-                    continue
-                if rule.probability < 1.0 and self.random.random() >= rule.probability:
-                    continue
-                rule.hits += 1
-                return rule.fault
-        return None
 
     def dispatch(self, request: Request, nsid: str) -> tuple[int, Any, dict[str, str]]:
         route = _ROUTES.get((request.method, nsid))
@@ -927,3 +850,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
+
+
+FakeBluesky.handler_class = _Handler

@@ -42,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from . import server
 from .corpora import Cassettes, mastodon_cassettes
 
 try:
@@ -95,19 +96,8 @@ def _idkey(value: str) -> tuple[int, str]:
 # -- faults ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Fault:
-    kind: str  # latency | status | rate_limit | hang | drop | malformed | unauthorized
-    seconds: float = 0.0
-    status: int = 503
-    body: str | None = None
-    reset_in: float = 60.0
-    retry_after: float | None = None
-    after: bool = False  # process the request first, then answer with the fault
-
-    @classmethod
-    def latency(cls, seconds: float) -> Fault:
-        return cls("latency", seconds=seconds)
+class Fault(server.Fault):
+    """Mastodon's own error bodies on top of the shared fault vocabulary."""
 
     @classmethod
     def server_error(cls, status: int = 503, *, after: bool = False, retry_after: float | None = None) -> Fault:
@@ -120,20 +110,6 @@ class Fault:
         return cls("status", status=status, body=json.dumps(payload), after=after)
 
     @classmethod
-    def rate_limited(cls, reset_in: float = 60.0, *, retry_after: float | None = None) -> Fault:
-        return cls("rate_limit", status=429, reset_in=reset_in, retry_after=retry_after)
-
-    @classmethod
-    def timeout_after(cls, seconds: float = 5.0) -> Fault:
-        """Process the request (create the status), then stall longer than the client waits."""
-        return cls("hang", seconds=seconds, after=True)
-
-    @classmethod
-    def drop_after(cls) -> Fault:
-        """Process the request, then close the connection without an answer."""
-        return cls("drop", after=True)
-
-    @classmethod
     def malformed(cls, body: str = '{"id": "1", "content": "<p>tru', *, after: bool = True,
                   status: int = 200) -> Fault:
         return cls("malformed", body=body, after=after, status=status)
@@ -141,16 +117,6 @@ class Fault:
     @classmethod
     def expired_token(cls) -> Fault:
         return cls("unauthorized", status=401)
-
-
-@dataclass
-class _Rule:
-    method: str
-    pattern: re.Pattern
-    fault: Fault
-    times: int | None
-    probability: float
-    hits: int = 0
 
 
 class HttpError(Exception):
@@ -220,8 +186,10 @@ class Request:
 # -- the server --------------------------------------------------------------------------------
 
 
-class FakeMastodon:
+class FakeMastodon(server.LoopbackServer):
     """Start with ``with FakeMastodon() as fake:`` or ``start()``/``stop()``."""
+
+    thread_name = "fake-mastodon"
 
     def __init__(self, *, cassettes: Cassettes | None = None, max_characters: int = 500,
                  media_processing_seconds: float = 0.3, batch_statuses: bool = True,
@@ -240,7 +208,7 @@ class FakeMastodon:
         self.random = random.Random(seed)
         self.lock = threading.RLock()
         self.requests: list[Request] = []
-        self._rules: list[_Rule] = []
+        self._rules: list[server.FaultRule] = []
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -262,33 +230,9 @@ class FakeMastodon:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeMastodon:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-        self.netloc = urlsplit(self.base_url).netloc
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-mastodon", daemon=True)
-        self._thread.start()
-        self._seed_accounts()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeMastodon:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    @property
+    def netloc(self) -> str:
+        return urlsplit(self.base_url).netloc
 
     # -- recorded payloads -------------------------------------------------------------------
 
@@ -393,12 +337,7 @@ class FakeMastodon:
         else:
             method, path = endpoint.split(" ", 1)
             pattern = re.compile("^" + re.sub(r":\w+", r"[^/]+", re.escape(path).replace(r"\:", ":")) + "/?$")
-        with self.lock:
-            self._rules.append(_Rule(method.upper(), pattern, fault, times, probability))
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            self._rules.clear()
+        self._add_rule(method, lambda path: bool(pattern.match(path)), fault, times, probability)
 
     def requests_to(self, method: str, path_pattern: str) -> list[Request]:
         pattern = re.compile("^" + re.sub(r":\w+", r"[^/]+", path_pattern) + "/?$")
@@ -410,19 +349,6 @@ class FakeMastodon:
             return [s for s in self.statuses.values() if s["account_id"] == self.own["id"] and not s["deleted"]]
 
     # -- request handling -------------------------------------------------------------------
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self.lock:
-            for rule in self._rules:
-                if rule.method not in ("*", method) or not rule.pattern.match(path):
-                    continue
-                if rule.times is not None and rule.hits >= rule.times:
-                    continue
-                if rule.probability < 1.0 and self.random.random() >= rule.probability:
-                    continue
-                rule.hits += 1
-                return rule.fault
-        return None
 
     def dispatch(self, request: Request) -> tuple[int, Any, dict[str, str]]:
         for method, pattern, name in _ROUTE_TABLE:
@@ -1089,3 +1015,5 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
 
+
+FakeMastodon.handler_class = _Handler

@@ -1,0 +1,107 @@
+"""What every loopback fake network shares: the fault vocabulary, fault rules, and running
+a real HTTP server on 127.0.0.1 in a thread. Each network's fake adds its own routes, its
+own error bodies (``Fault`` subclasses) and its own way of naming an endpoint."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
+
+
+@dataclass
+class Fault:
+    kind: str  # latency | status | rate_limit | hang | drop | malformed | unauthorized | xrpc
+    seconds: float = 0.0
+    status: int = 503
+    body: str | None = None
+    reset_in: float = 60.0
+    retry_after: float | None = None
+    after: bool = False  # process the request first, then answer with the fault
+
+    @classmethod
+    def latency(cls, seconds: float) -> Fault:
+        return cls("latency", seconds=seconds)
+
+    @classmethod
+    def rate_limited(cls, reset_in: float = 60.0, *, retry_after: float | None = None) -> Fault:
+        return cls("rate_limit", status=429, reset_in=reset_in, retry_after=retry_after)
+
+    @classmethod
+    def timeout_after(cls, seconds: float = 5.0) -> Fault:
+        """Process the request (create the post), then stall longer than the client waits."""
+        return cls("hang", seconds=seconds, after=True)
+
+    @classmethod
+    def drop_after(cls) -> Fault:
+        """Process the request, then close the connection without an answer."""
+        return cls("drop", after=True)
+
+
+@dataclass
+class FaultRule:
+    method: str  # "*" or an HTTP method
+    matches: Callable[[str], bool]  # does the rule apply to this endpoint?
+    fault: Fault
+    times: int | None
+    probability: float
+    hits: int = 0
+
+
+class LoopbackServer:
+    """Lifecycle and fault injection. The fake's ``__init__`` sets ``lock``, ``random``,
+    ``_rules``, ``_stopping``, ``_server`` and ``_thread``; its class sets ``handler_class``
+    and ``thread_name`` and defines ``_seed_accounts``."""
+
+    handler_class: type
+    thread_name: str
+
+    def start(self):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler_class)
+        server.daemon_threads = True
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=self.thread_name, daemon=True)
+        self._thread.start()
+        self._seed_accounts()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _add_rule(self, method: str, matches: Callable[[str], bool], fault: Fault, times: int | None,
+                  probability: float) -> None:
+        with self.lock:
+            self._rules.append(FaultRule(method.upper(), matches, fault, times, probability))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._rules.clear()
+
+    def _take_fault(self, method: str, endpoint: str) -> Fault | None:
+        with self.lock:
+            for rule in self._rules:
+                if rule.method not in ("*", method) or not rule.matches(endpoint):
+                    continue
+                if rule.times is not None and rule.hits >= rule.times:
+                    continue
+                if rule.probability < 1.0 and self.random.random() >= rule.probability:
+                    continue
+                rule.hits += 1
+                return rule.fault
+        return None
