@@ -5,6 +5,11 @@ from tertulia.api.api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("tertulia.content.urls")),
+    path("", include("tertulia.content.urls_calendar")),
+    path("", include("tertulia.content.urls_compose")),
+    path("", include("tertulia.content.urls_ideas")),
+    path("", include("tertulia.content.urls_review")),
+    path("", include("tertulia.publishing.urls")),
     path("", include("tertulia.core.urls")),
     path("", include("tertulia.strategy.urls")),
 ]

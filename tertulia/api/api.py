@@ -100,3 +100,8 @@ from tertulia.core.api import router as core_router  # noqa: E402
 api.add_router("/", core_router)
 api.add_router("/", "tertulia.strategy.api.router")
 api.add_router("/", "tertulia.content.api.router")
+api.add_router("/", "tertulia.content.api_posts.router")
+api.add_router("/", "tertulia.content.api_calendar.router")
+api.add_router("/", "tertulia.content.api_ideas.router")
+api.add_router("/", "tertulia.content.api_approvals.router")
+api.add_router("/", "tertulia.publishing.api.router")

@@ -70,6 +70,8 @@ class Brand(models.Model):
     banned_words = models.JSONField(_("banned words"), default=list, blank=True)
     required_hashtags = models.JSONField(_("required hashtags"), default=list, blank=True)
     signature = models.CharField(_("signature"), max_length=200, blank=True)
+    # Nothing of this brand is published while paused; due posts wait and go out on resume.
+    publishing_paused = models.BooleanField(_("publishing paused"), default=False)
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -259,3 +261,23 @@ class LoginFailure(models.Model):
     username = models.CharField(max_length=150, db_index=True)
     ip = models.GenericIPAddressField(null=True, db_index=True)
     created_at = models.DateTimeField(default=now, db_index=True)
+
+
+class Notification(models.Model):
+    """An in-app notification for one user (and, where it matters, an e-mail).
+
+    ``message`` is a list of [msgid, params] pairs rendered in the reader's language when shown
+    (see ``core.notifications``), so the same row reads right in Spanish and in English."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    kind = models.CharField(max_length=40)
+    message = models.JSONField(default=list)
+    link = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=now, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"])]

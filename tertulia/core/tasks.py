@@ -24,3 +24,11 @@ def prune_login_failures() -> int:
     from .throttle import prune
 
     return prune()
+
+
+@db_task(retries=5, retry_delay=60)
+def send_notification_emails(ids: list[int]) -> int:
+    """E-mail notifications; retried when the SMTP server is down, never sent twice."""
+    from .notifications import send_emails
+
+    return send_emails(ids)

@@ -33,9 +33,14 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]
 
+# Sections whose pages live in their own app, under the same URL name ``section_<key>``.
+_OWN_PAGES = {
+    "settings",
+}
+
 # The shell's sections that later work fills; each shows an honest "not available yet" page.
 urlpatterns += [
     path(f"brands/<int:brand_id>/{key}/", views.section, {"key": key}, name=f"section_{key}")
     for key, _label in SECTIONS
-    if key != "settings"
+    if key not in _OWN_PAGES
 ]

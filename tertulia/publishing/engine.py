@@ -47,7 +47,7 @@ from tertulia.networks.http import HttpConfig, RateLimitBook
 from tertulia.networks.models import SocialAccount
 from tertulia.networks.services import mark_needs_reconnect
 
-from . import messages
+from tertulia.core import notes as messages
 from .clock import db_now
 from .models import DeliveryAttempt, PostTarget
 from .states import move

@@ -23,6 +23,7 @@ class PostTarget(BrandScopedModel):
         FAILED = "failed", _("Failed")
         NEEDS_ATTENTION = "needs_attention", _("Needs attention")
         CANCELED = "canceled", _("Canceled")
+        DELETED = "deleted", _("Deleted from the network")
 
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="targets")
@@ -39,6 +40,9 @@ class PostTarget(BrandScopedModel):
     external_id = models.CharField(max_length=200, blank=True, db_index=True)
     external_url = models.URLField(max_length=500, blank=True)
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The follow-up reply (Post.first_comment) once it is out.
+    comment_external_id = models.CharField(max_length=200, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)  # in English; error_note renders it per reader
     error_note = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -59,7 +63,7 @@ class PostTarget(BrandScopedModel):
 
     def error_display(self) -> str:
         """The last error in the reader's language."""
-        from .messages import render
+        from tertulia.core.notes import render
 
         return render(self.error_note) if self.error_note else (gettext(self.last_error) if self.last_error else "")
 
@@ -98,6 +102,18 @@ class DeliveryAttempt(BrandScopedModel):
         ordering = ["target", "started_at", "number"]
 
     def message_display(self) -> str:
-        from .messages import render
+        from tertulia.core.notes import render
 
         return render(self.user_note) if self.user_note else self.user_message
+
+
+class QueueSlot(BrandScopedModel):
+    """A weekly posting slot in the brand's time zone: "add to queue" fills the next free one."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="queue_slots")
+    weekday = models.PositiveSmallIntegerField(_("weekday"))  # 0 = Monday
+    time = models.TimeField(_("time"))  # wall-clock time in the brand's zone
+
+    class Meta:
+        ordering = ["weekday", "time"]
+        constraints = [models.UniqueConstraint(fields=["brand", "weekday", "time"], name="uniq_queue_slot")]

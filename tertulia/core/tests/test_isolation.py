@@ -64,6 +64,22 @@ PARAMS = {
     "objective_id": lambda w: w.objective.pk,
     "kpi_id": lambda w: w.kpi.pk,
     "pillar_id": lambda w: w.pillar.pk,
+    "campaign_id": lambda w: w.campaign.pk,
+    "post_id": lambda w: w.post.pk,
+    "target_id": lambda w: w.target.pk,
+    "idea_id": lambda w: w.idea.pk,
+    "feed_id": lambda w: w.feed.pk,
+    "theme_id": lambda w: w.theme.pk,
+    "key_date_id": lambda w: w.key_date.pk,
+    "comment_id": lambda w: w.comment.pk,
+    "word_id": lambda w: w.word.pk,
+    "preset_id": lambda w: w.preset.pk,
+    "slot_id": lambda w: w.slot.pk,
+    "notification_id": lambda w: w.notification.pk,
+    # Secret links (client review, private iCal feed): for the crawl of B these are B's
+    # stored *hashes*, which must not work as the link.
+    "review_token": lambda w: w.review_raw,
+    "calendar_token": lambda w: w.calendar_raw,
 }
 
 # Public pages: no sign-in, because what they need is in the URL itself.
@@ -185,6 +201,8 @@ def _values(world: World, *, stored_hash_for_token: bool = False) -> dict:
     values = {name: get(world) for name, get in PARAMS.items()}
     if stored_hash_for_token:
         values["token"] = world.invitation.token_hash
+        values["review_token"] = world.review_link.token_hash
+        values["calendar_token"] = world.calendar_token.token_hash
     return values
 
 

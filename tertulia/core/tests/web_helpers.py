@@ -15,12 +15,27 @@ from django.conf import settings
 from django.utils import timezone
 
 from tertulia.content import services as content_services
-from tertulia.content.models import MediaAsset, ShortLink
+from tertulia.content.models import (
+    BrandWord,
+    CalendarFeedToken,
+    Campaign,
+    Feed,
+    Idea,
+    KeyDate,
+    MediaAsset,
+    Post,
+    PostComment,
+    ReviewLink,
+    ShortLink,
+    UtmPreset,
+    WeekTheme,
+)
 from tertulia.core import services
-from tertulia.core.models import Brand, Invitation, KnowledgeEntry, Membership, PersonalAccessToken
+from tertulia.core.models import Brand, Invitation, KnowledgeEntry, Membership, Notification, PersonalAccessToken
 from tertulia.core.services import Ctx
 from tertulia.networks import services as account_services
 from tertulia.networks.models import SocialAccount
+from tertulia.publishing.models import PostTarget, QueueSlot
 from tertulia.strategy import services as strategy_services
 from tertulia.strategy.models import KPI, ContentPillar, Objective
 
@@ -77,6 +92,23 @@ class World:
     objective: Objective | None = None  # a strategy objective, with one KPI target
     kpi: KPI | None = None
     pillar: ContentPillar | None = None  # a content pillar (40 % of the mix)
+    # Planning, composing and publishing (issues 3 and 4).
+    post: Post | None = None  # a post in review, with one target on ``account``
+    target: PostTarget | None = None
+    idea: Idea | None = None
+    feed: Feed | None = None
+    theme: WeekTheme | None = None
+    key_date: KeyDate | None = None
+    comment: PostComment | None = None
+    review_link: ReviewLink | None = None
+    review_raw: str = ""  # the review link's secret
+    calendar_token: CalendarFeedToken | None = None
+    calendar_raw: str = ""  # the iCal feed's secret
+    word: BrandWord | None = None
+    preset: UtmPreset | None = None
+    slot: QueueSlot | None = None
+    notification: Notification | None = None  # addressed to the owner
+    campaign: Campaign | None = None
 
 
 def populate(brand: Brand, people: dict, marker: str) -> World:
@@ -112,8 +144,51 @@ def populate(brand: Brand, people: dict, marker: str) -> World:
     kpi = objective.kpis.get()
     pillar = strategy_services.do_save_pillar(ctx, brand, name=f"{marker} pillar of wisdom", target_share=40)
     secrets += [objective.name, pillar.name]
-    return World(brand, people, entry, account, membership, invitation, invitation_raw, token, token_raw, secrets,
-                 link=link, media=media, objective=objective, kpi=kpi, pillar=pillar)
+    world = World(brand, people, entry, account, membership, invitation, invitation_raw, token, token_raw, secrets,
+                  link=link, media=media, objective=objective, kpi=kpi, pillar=pillar)
+    _populate_planning(world, ctx, marker)
+    return world
+
+
+def _populate_planning(w: World, ctx: Ctx, marker: str) -> None:
+    """Posts, ideas, the calendar's objects, review and publishing rows."""
+    import hashlib
+    import secrets as _secrets
+    from datetime import time
+
+    brand, owner = w.brand, w.people["owner"]
+    low = marker.lower()
+    w.campaign = content_services.do_create_campaign(ctx, brand, name=f"{marker} campaign of spring")
+    w.post = content_services.do_create_post(
+        ctx, brand, text=f"{marker} post about the lighthouse", accounts=[w.account], pillar=w.pillar,
+        campaign=w.campaign, scheduled_at=timezone.now() + timedelta(days=3), submit=True,
+    )
+    w.target = w.post.targets.get()
+    w.feed = Feed.objects.create(brand=brand, url=f"https://{low}.example/feed.xml", title=f"{marker} feed title")
+    w.idea = Idea.objects.create(brand=brand, title=f"{marker} idea for a thread", feed=w.feed, created_by=owner)
+    today = timezone.localdate()
+    w.theme = WeekTheme.objects.create(brand=brand, week_start=today - timedelta(days=today.weekday()),
+                                       theme=f"{marker} theme of the week")
+    w.key_date = KeyDate.objects.create(brand=brand, date=today + timedelta(days=5), name=f"{marker} key day")
+    w.comment = PostComment.objects.create(brand=brand, post=w.post, author=owner, body=f"{marker} comment body")
+    w.review_raw = _secrets.token_urlsafe(32)
+    w.review_link = ReviewLink.objects.create(
+        brand=brand, post=w.post, token_hash=hashlib.sha256(w.review_raw.encode()).hexdigest(),
+        reviewer_name=f"{marker} client reviewer", created_by=owner, expires_at=timezone.now() + timedelta(days=7),
+    )
+    w.calendar_raw = _secrets.token_urlsafe(32)
+    w.calendar_token = CalendarFeedToken.objects.create(
+        brand=brand, user=owner, token_hash=hashlib.sha256(w.calendar_raw.encode()).hexdigest())
+    w.word = BrandWord.objects.create(brand=brand, word=f"{low}brandword", added_by=owner)
+    w.preset = UtmPreset.objects.create(brand=brand, network="mastodon", utm_source=f"{low}source")
+    w.slot = QueueSlot.objects.create(brand=brand, weekday=1, time=time(9, 30))
+    w.notification = Notification.objects.create(
+        recipient=owner, brand=brand, kind="test",
+        message=[{"msgid": "%(text)s", "params": {"text": f"{marker} notification text"}}],
+        link=f"/brands/{brand.pk}/")
+    w.secrets += [w.campaign.name, w.post.text, w.feed.title, w.feed.url, w.idea.title, w.theme.theme,
+                  w.key_date.name, w.comment.body, w.review_link.reviewer_name, w.review_raw, w.calendar_raw,
+                  w.word.word, w.preset.utm_source, f"{marker} notification text"]
 
 
 def generated_png(width: int = 640, height: int = 480, color=(200, 120, 40)):
