@@ -127,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tertulia.core.context_processors.shell",
+                "tertulia.core.context_processors.notifications",
             ],
         },
     },

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("tertulia.publishing.urls")),
     path("", include("tertulia.core.urls")),
     path("", include("tertulia.strategy.urls")),
+    path("", include("tertulia.networks.urls")),
 ]

@@ -1,8 +1,9 @@
 """Writes to content: campaigns, posts with their per-network variants and targets, short links.
 
 A post is written once and delivered to several accounts: one ``PostTarget`` row per account
-carries the delivery state (see ``publishing``). Creating, submitting and approving a post
-happen here; the delivery outcome (published, failed) is recorded by ``publishing.services``.
+carries the delivery state (see ``publishing``). Creating a post happens here; review and
+approval live in ``approvals``; the delivery outcome (published, failed) is recorded by
+``publishing.services``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -100,29 +101,6 @@ def do_create_post(ctx: Ctx, brand, *, text: str, accounts: Sequence[SocialAccou
     ])
     _log(ctx, "post.submit" if submit else "post.create", brand=brand, obj=post,
          changes={"accounts": [str(a) for a in accounts], "scheduled_at": scheduled_at})
-    return post
-
-
-@transaction.atomic
-def do_approve_post(ctx: Ctx, post: Post) -> Post:
-    """Approve a post: it becomes scheduled if it has a time, approved otherwise.
-
-    A conditional UPDATE on (state, version): if someone edited the post since this page
-    was loaded, the approval does not apply to a text the approver never saw.
-    """
-    _require(ctx, post.brand, roles.APPROVE)
-    allowed = (Post.State.DRAFT, Post.State.PENDING_APPROVAL)
-    new_state = Post.State.SCHEDULED if post.scheduled_at else Post.State.APPROVED
-    updated = Post.objects.filter(pk=post.pk, version=post.version, state__in=allowed).update(
-        state=new_state, version=F("version") + 1, updated_at=timezone.now()
-    )
-    if not updated:
-        raise ValidationError(_("This post changed since you opened it. Reload it and approve again."))
-    PostTarget.objects.filter(post=post, state__in=allowed).update(
-        state=new_state, due_at=post.scheduled_at, version=F("version") + 1
-    )
-    post.refresh_from_db(fields=["state", "version", "updated_at"])
-    _log(ctx, "post.approve", brand=post.brand, obj=post, changes={"state": new_state})
     return post
 
 

@@ -34,3 +34,13 @@ def shell(request):
         "nav": nav,
         "brand_perms": permissions_in(user, brand) if brand is not None else frozenset(),
     }
+
+
+def notifications(request):
+    """The signed-in user's unread notification count, for the bell in the top bar."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    from .notifications import unread_count
+
+    return {"unread_notifications": unread_count(user)}

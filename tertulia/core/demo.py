@@ -32,6 +32,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tertulia.analytics import services as analytics
+from tertulia.content import approvals
 from tertulia.content import services as content
 from tertulia.core import services as core
 from tertulia.core.services import Ctx
@@ -86,17 +87,17 @@ class DemoStats:
 
 def exists() -> bool:
     return (User.objects.filter(username=DEMO_USERNAME).exists()
-            or Organization.objects.filter(name=DEMO_ORG_NAME).exists())
+            or Organization.objects.filter(is_demo=True).exists())
 
 
 def demo_brands():
-    return Brand.objects.filter(organization__name=DEMO_ORG_NAME)
+    return Brand.objects.filter(organization__is_demo=True)
 
 
 @transaction.atomic
 def remove() -> None:
     """Delete the demo workspace and its people (and nothing else)."""
-    Organization.objects.filter(name=DEMO_ORG_NAME).delete()
+    Organization.objects.filter(is_demo=True).delete()
     User.objects.filter(email__iendswith="@" + DEMO_EMAIL_DOMAIN).delete()
 
 
@@ -317,6 +318,7 @@ class _Generator:
         self.users = self._people()
         self.owner = Ctx(self.users[DEMO_USERNAME], via="cli")
         org = core.do_create_organization(self.owner, DEMO_ORG_NAME)
+        Organization.objects.filter(pk=org.pk).update(is_demo=True)
         weights = [data.BRANDS[i % len(data.BRANDS)]["interaction_weight"] for i in range(self.o.brands)]
         budgets = [self.o.interactions * w // sum(weights) for w in weights]
         budgets[0] += self.o.interactions - sum(budgets)
@@ -353,6 +355,9 @@ class _Generator:
             banned_words=spec["banned_words"], required_hashtags=spec["required_hashtags"],
             signature=spec["signature"],
         )
+        # Its accounts are made up (no sign-in; some on real servers): the demo never publishes.
+        # The engine refuses demo accounts too (publishing.engine.is_demo_brand), even if resumed.
+        publishing.do_set_brand_paused(self.owner, brand, True)
         self.tz = zoneinfo.ZoneInfo(spec["timezone"])
         self.countries = spec["countries"]
         roles_here = {}
@@ -381,6 +386,7 @@ class _Generator:
 
         t0 = _time.perf_counter()
         self._posts(brand, spec, index, accounts, pillars, campaigns, cm, manager)
+        self._planning(brand, spec, rng, pillars, cm, manager)
         self._tick("posts", t0)
         t0 = _time.perf_counter()
         self._profiles(accounts)
@@ -394,6 +400,33 @@ class _Generator:
                     reason = _("The access token expired on %(date)s. Reconnect the account to resume publishing "
                                "and reading comments.") % {"date": acc.expired_at.astimezone(self.tz).strftime("%d/%m/%Y")}
                 networks.mark_needs_reconnect(acc.obj, reason)
+
+    def _planning(self, brand, spec, rng, pillars, cm, manager) -> None:
+        """The weeks ahead: posting slots, themes per week, key dates, the idea backlog, and a
+        review conversation on a post waiting for approval."""
+        from tertulia.content import ideas, planning
+
+        plan = data.PLANNING[spec["language"]]
+        publishing.do_add_slots(cm, brand, weekdays=[0, 1, 2, 3, 4], times=plan["slots"])
+        publishing.do_add_slots(cm, brand, weekdays=[5], times=plan["slots"][:1])
+        today = self.now.astimezone(self.tz).date()
+        monday = today - timedelta(days=today.weekday())
+        names = list(pillars)
+        for week, theme in enumerate(plan["themes"]):
+            planning.do_save_week_theme(cm, brand, week_start=monday + timedelta(weeks=week), theme=theme,
+                                        pillar=pillars[names[week % len(names)]])
+        for month, day, name in plan["key_dates"]:
+            when = date(today.year, month, day)
+            if when < today:
+                when = date(today.year + 1, month, day)
+            if when <= today + timedelta(days=120):
+                planning.do_save_key_date(cm, brand, date=when, name=name)
+        for status, title, notes in plan["ideas"]:
+            ideas.do_create_idea(cm, brand, title=title, notes=notes, status=status,
+                                 pillar=pillars[rng.choice(names)])
+        waiting = brand.posts.filter(state="pending_approval").order_by("scheduled_at").first()
+        if waiting is not None:
+            approvals.do_comment(manager, waiting, plan["comment"] % {"user": cm.user.username})
 
     def _accounts(self, brand, spec, suffix, rng) -> list[_Account]:
         out = []
@@ -557,9 +590,9 @@ class _Generator:
                 future_posts += 1
                 # The calendar ahead: most approved and scheduled, a few waiting for approval.
                 if submit and rng.random() < 0.75:
-                    content.do_approve_post(manager, post)
+                    approvals.do_mark_approved(manager, post)
                 continue
-            content.do_approve_post(manager, post)
+            approvals.do_mark_approved(manager, post)
             post_targets = list(post.targets.order_by("pk").select_related("account"))
             links = {}
             if fmt == "link":

@@ -897,3 +897,37 @@ BOOKS = {
 }
 
 BRANDS = [CAFE, SOFT, BOOKS]
+
+
+# The weeks ahead, per language: posting slots, weekly themes, key dates, ideas (status, title,
+# notes) and a reviewer's comment on a post waiting for approval.
+PLANNING = {
+    "es": {
+        "slots": ["09:00", "13:30", "19:00"],
+        "themes": ["Temporada de otoño", "Detrás de la barra", "Origen del producto", "Ofertas de fin de mes"],
+        "key_dates": [(11, 27, "Black Friday"), (12, 24, "Nochebuena"), (12, 31, "Nochevieja"),
+                      (1, 6, "Reyes"), (2, 14, "San Valentín"), (3, 8, "Día de la Mujer")],
+        "ideas": [
+            ("idea", "Encuesta: ¿qué sabor echáis de menos?", "Para stories; luego un post con los resultados."),
+            ("idea", "Hilo con las preguntas más repetidas del mes", "Sacarlas del buzón y de la base de conocimiento."),
+            ("writing", "Vídeo corto del equipo preparando la apertura", "Grabar el martes a primera hora."),
+            ("writing", "Carrusel: 5 cosas que no sabías de nuestro proveedor", "Pedir fotos al proveedor."),
+            ("ready", "Reseña de una clienta con su permiso", "Texto aprobado por ella; falta la foto."),
+        ],
+        "comment": "@%(user)s ¿podemos cambiar la foto por una con más luz? El texto me encaja.",
+    },
+    "en": {
+        "slots": ["08:30", "12:30", "18:30"],
+        "themes": ["Autumn reads", "Behind the counter", "Meet the authors", "Gift guide"],
+        "key_dates": [(11, 27, "Black Friday"), (12, 25, "Christmas Day"), (12, 26, "Boxing Day"),
+                      (1, 1, "New Year's Day"), (2, 14, "Valentine's Day"), (3, 6, "World Book Day")],
+        "ideas": [
+            ("idea", "Poll: which genre should our next book club read?", "Stories first, then a post with the result."),
+            ("idea", "Thread: the questions customers asked most this month", "Take them from the inbox."),
+            ("writing", "Short video: unboxing the new arrivals", "Film on Tuesday before opening."),
+            ("writing", "Carousel: five staff picks under £10", "Ask each bookseller for one line."),
+            ("ready", "A customer's review, shared with permission", "Text approved by her; photo to come."),
+        ],
+        "comment": "@%(user)s could we use a brighter photo? The text works for me.",
+    },
+}

@@ -101,6 +101,21 @@ class AccountForm(forms.Form):
     base_url = forms.URLField(label=_("Server address"), required=False, max_length=200,
                               help_text=_("For Mastodon instances and WordPress sites."))
     status = forms.ChoiceField(label=_("Status"))
+    # Write-only: never rendered back (render_value=False); empty keeps the stored one.
+    access_token = forms.CharField(
+        label=_("Token or application password"), required=False, max_length=8000, strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Telegram: the bot token from @BotFather (the handle is the channel, @name or -100…). "
+                    "WordPress: an application password from your WordPress profile (the handle is your "
+                    "WordPress user name). Stored encrypted; leave empty to keep the current one."))
+
+    # WordPress only: how posts arrive on the blog.
+    wordpress_status = forms.ChoiceField(
+        label=_("WordPress: posts arrive"), required=False, initial="publish",
+        choices=[("publish", _("Published right away")), ("draft", _("As drafts, to finish in WordPress"))])
+    wordpress_categories = forms.CharField(
+        label=_("WordPress: categories"), required=False, max_length=2000,
+        help_text=_("Names of existing categories on the blog, separated by commas."))
 
     def __init__(self, *args, **kwargs):
         from tertulia.networks.models import Network, SocialAccount

@@ -39,6 +39,9 @@ class Organization(models.Model):
     """A workspace: an agency, or a company with its own brands."""
 
     name = models.CharField(_("name"), max_length=120)
+    # The workspace ``tertulia demo`` built: made-up accounts that must never be contacted, and
+    # the only workspace ``tertulia demo --remove`` deletes (never one that merely shares its name).
+    is_demo = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=now)
 
     class Meta:

@@ -36,6 +36,8 @@ urlpatterns = [
 # Sections whose pages live in their own app, under the same URL name ``section_<key>``.
 _OWN_PAGES = {
     "settings",
+    "compose",
+    "calendar",
 }
 
 # The shell's sections that later work fills; each shows an honest "not available yet" page.
@@ -43,4 +45,14 @@ urlpatterns += [
     path(f"brands/<int:brand_id>/{key}/", views.section, {"key": key}, name=f"section_{key}")
     for key, _label in SECTIONS
     if key not in _OWN_PAGES
+]
+
+# In-app notifications (core/notification_views.py).
+from . import notification_views  # noqa: E402
+
+urlpatterns += [
+    path("notifications/", notification_views.notification_list, name="notifications"),
+    path("notifications/read-all/", notification_views.notification_read_all, name="notifications_read_all"),
+    path("notifications/<int:notification_id>/read/", notification_views.notification_read,
+         name="notification_read"),
 ]

@@ -277,11 +277,19 @@ def account_edit(request, brand, account_id=None):
     if account_id is not None:
         account = get_object_or_404(SocialAccount.objects.for_user(request.user, roles.MANAGE_ACCOUNTS), pk=account_id, brand=brand)
     initial = {f: getattr(account, f) for f in ("network", "handle", "display_name", "base_url", "status")} if account else {}
+    if account is not None and account.options:
+        initial["wordpress_status"] = account.options.get("post_status", "publish")
+        initial["wordpress_categories"] = ", ".join(account.options.get("categories", []))
     form = AccountForm(request.POST or None, initial=initial)
     if account is not None:
         form.fields["network"].disabled = True
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
+        if not data.get("access_token"):
+            data.pop("access_token", None)  # empty: keep the stored secret
+        wp_status, wp_categories = data.pop("wordpress_status", ""), data.pop("wordpress_categories", "")
+        if (account.network if account else data["network"]) == "wordpress":
+            data["options"] = {"post_status": wp_status or "publish", "categories": wp_categories}
         ctx = Ctx.from_request(request)
         try:
             if account is None:

@@ -17,7 +17,7 @@ import hashlib
 import secrets
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .errors import Unsupported
 from .http import HttpClient, HttpConfig, RateLimitBook, RateLimitState
+from .ratelimit import BucketBook, RateRule
 
 
 class Visibility(StrEnum):
@@ -274,18 +275,27 @@ class Connector(ABC):
     network: ClassVar[str] = ""
     supports_search: ClassVar[bool] = False
     supports_refresh: ClassVar[bool] = False
+    # A follow-up reply under a post we just published (Post.first_comment, threads).
+    supports_first_comment: ClassVar[bool] = False
     default_base_url: ClassVar[str] = ""
+    # The network's documented per-account limits, enforced before sending (ratelimit.py).
+    rate_rules: ClassVar[tuple[RateRule, ...]] = ()
 
     def __init__(self, *, base_url: str = "", credentials: Credentials | None = None,
                  account_id: str = "", account_key: str = "", http_config: HttpConfig | None = None,
-                 rate_book: RateLimitBook | None = None):
+                 rate_book: RateLimitBook | None = None, buckets: BucketBook | None = None,
+                 credentials_listener: Callable[[Credentials], None] | None = None):
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.credentials = credentials or Credentials()
         self.account_id = account_id  # the network's id for the account, when known
         self.account_key = account_key or f"{self.network}:{self.base_url}:{account_id}"
+        # Called with every new set of credentials (a refresh), so the caller stores them at
+        # once: a network that rotates refresh tokens has already spent the old one.
+        self.credentials_listener = credentials_listener
         self.http = HttpClient(self.base_url, config=http_config, account_key=self.account_key,
                                rate_book=rate_book, network=self.network,
-                               token=lambda: self.credentials.access_token)
+                               token=lambda: self.credentials.access_token,
+                               rate_rules=self.rate_rules, buckets=buckets)
 
     @classmethod
     def for_account(cls, account, **kwargs) -> Connector:
@@ -317,6 +327,11 @@ class Connector(ABC):
 
     def needs_refresh(self, margin: timedelta = timedelta(minutes=10), now: datetime | None = None) -> bool:
         return self.supports_refresh and self.credentials.expires_within(margin, now)
+
+    def _credentials_changed(self, credentials: Credentials) -> None:
+        self.credentials = credentials
+        if self.credentials_listener is not None:
+            self.credentials_listener(credentials)
 
     def refresh_credentials(self) -> Credentials:
         """Exchange the refresh token for new credentials, keep them, and return them so the

@@ -48,6 +48,7 @@ from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -55,6 +56,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .errors import Ambiguous, AuthExpired, ConnectorError, Permanent, RateLimited, Retryable
+from .ratelimit import BUCKETS, BucketBook, RateRule
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})  # idempotent: retry is harmless
 DEFAULT_RATE_LIMIT_WAIT = 60.0
@@ -81,6 +83,9 @@ class HttpConfig:
     verify: bool = True
     max_connections: int = 20
     accept_language: str = ""  # ask for the network's error texts in this language ("es")
+    # Proactive rate limiting (ratelimit.py): wait up to this long for a bucket's next token;
+    # longer than that, do not send and raise RateLimited so the engine defers the work.
+    rate_limit_max_wait: float = 2.0
 
     def timeout(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect_timeout, read=self.read_timeout,
@@ -227,6 +232,26 @@ def clean_text(text: str, limit: int = 1000) -> str:
     return _CONTROL.sub("", text or "").strip()[:limit]
 
 
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time from a network's JSON (``Z`` or an offset; none means UTC), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def safe_url(value: Any, limit: int = 1000) -> str:
+    """A link a network gave us, fit for an ``href``: http(s) only (never ``javascript:`` or
+    ``data:``), without control characters; anything else is dropped."""
+    if not isinstance(value, str):
+        return ""
+    value = clean_text(value, 10_000)
+    return value[:limit] if urlsplit(value).scheme in ("http", "https") and len(value) <= limit else ""
+
+
 def error_text(data: Any, raw: str = "") -> str:
     """The network's error message from the usual JSON shapes, else the start of the body."""
     found: list[str] = []
@@ -255,9 +280,19 @@ class PrivateAddressRefused(httpcore.ConnectError):
     pass
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """Globally routable and not multicast. IPv6 forms that carry an IPv4 address (mapped,
+    6to4, NAT64) are judged by the IPv4 address inside: ``64:ff9b::a9fe:a9fe`` is 169.254.169.254."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip.is_global and not ip.is_multicast
 
 
@@ -265,8 +300,11 @@ class _GuardedBackend(httpcore.NetworkBackend):
     """Resolve, refuse non-global addresses, then dial the checked address itself (TLS still
     verifies the host name: httpcore passes it separately as the SNI/server name)."""
 
-    def __init__(self):
+    def __init__(self, allow_loopback: bool = False):
         self._inner = httpcore.SyncBackend()
+        # Only ``fetch_url(..., allow_loopback=True)`` sets this (tests against a local server
+        # that must still see every other private range refused, e.g. on a redirect).
+        self.allow_loopback = allow_loopback
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         try:
@@ -274,9 +312,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
         except (socket.gaierror, UnicodeError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         addresses = []
-        for *_, sockaddr in infos:
+        for *_info, sockaddr in infos:
             ip = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
-            if not is_public_address(ip):
+            if not is_public_address(ip) and not (self.allow_loopback and ip.is_loopback):
                 raise PrivateAddressRefused(f"{host} resolves to {ip}, a non-public address")
             addresses.append(str(ip))
         last: Exception | None = None
@@ -405,8 +443,12 @@ class HttpClient:
     def __init__(self, base_url: str, *, config: HttpConfig | None = None, account_key: str = "",
                  rate_book: RateLimitBook | None = None, network: str = "",
                  token: Callable[[], str] | None = None,
-                 on_exchange: Callable[[Exchange], None] | None = None):
+                 on_exchange: Callable[[Exchange], None] | None = None,
+                 rate_rules: Collection[RateRule] = (), buckets: BucketBook | None = None):
         self.config = config or HttpConfig()
+        self.rate_rules = tuple(rate_rules)
+        self.buckets = buckets if buckets is not None else BUCKETS
+        self.sleep = time.sleep
         self.base_url = (base_url or "").rstrip("/")
         self.account_key = account_key
         self.network = network
@@ -471,6 +513,7 @@ class HttpClient:
         status: int | None = None
         response_headers = httpx.Headers()
         try:
+            self._pace(method, path, bucket)
             client = self._http()
             path = self._same_origin(client, path)
             try:
@@ -520,6 +563,29 @@ class HttpClient:
         if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
             raise Permanent(MSG_BAD_URL, detail=f"refused off-server URL {clean_text(path, 200)!r}")
         return path
+
+    def _pace(self, method: str, path: str, bucket: str) -> None:
+        """Before sending: honour a window the network said is exhausted (remaining 0 until
+        its reset), then take a token from each of the connector's buckets. Either may raise
+        ``RateLimited``: nothing was sent, so the caller may defer without any ambiguity."""
+        now = datetime.now(timezone.utc)
+        blocked = self.rate_book.blocked_until(self.account_key, bucket, now)
+        if blocked is not None:
+            wait = (blocked - now).total_seconds()
+            if wait > self.config.rate_limit_max_wait:
+                raise RateLimited(format_lazy(MSG_RATE, seconds=int(round(wait))), retry_after=wait,
+                                  detail=f"not sent: {bucket} exhausted until {blocked.isoformat()}")
+            self.sleep(max(0.0, wait))
+        rules = [rule for rule in self.rate_rules if rule.matches(method, path)]
+        if not rules:
+            return
+        wait = self.buckets.reserve(self.account_key, rules, max_wait=self.config.rate_limit_max_wait)
+        if wait < 0:
+            names = ", ".join(rule.name for rule in rules)
+            raise RateLimited(format_lazy(MSG_RATE, seconds=int(round(-wait))), retry_after=-wait,
+                              detail=f"not sent: proactive limit ({names}) for {bucket}")
+        if wait > 0:
+            self.sleep(wait)
 
     def _record_block(self, bucket: str, wait: float) -> None:
         now = datetime.now(timezone.utc)
@@ -590,3 +656,92 @@ def _parse_json(text: str) -> tuple[Any, str]:
         return json.loads(text), ""
     except (ValueError, RecursionError) as exc:
         return None, f"not JSON ({type(exc).__name__})"
+
+
+# -- fetching a URL a user typed (feeds) -------------------------------------------------------
+
+
+@dataclass
+class FetchedUrl:
+    url: str  # after redirects
+    status: int  # 200, or 304 for a conditional GET whose content did not change
+    headers: httpx.Headers
+    body: bytes
+
+
+class FetchError(Exception):
+    """Why a URL could not be fetched: ``reason`` is one of ``bad_url``, ``private``, ``connect``,
+    ``timeout``, ``too_large``, ``redirects``, ``status`` (with ``status``)."""
+
+    def __init__(self, reason: str, detail: str = "", status: int | None = None):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+        self.status = status
+
+
+def fetch_url(url: str, *, config: HttpConfig | None = None, headers: dict[str, str] | None = None,
+              max_bytes: int = 2 * 1024 * 1024, max_redirects: int = 5, total_timeout: float = 30.0,
+              allow_loopback: bool = False) -> FetchedUrl:
+    """GET one URL through the private-address guard, following up to ``max_redirects``
+    redirects (each hop dials through the guard again, so a redirect to 10.0.0.1 or
+    169.254.169.254 is refused), reading at most ``max_bytes`` within ``total_timeout`` seconds.
+    A 304 is returned, not raised (conditional GET). Raises ``FetchError``."""
+    config = config or HttpConfig()
+    transport = _transport(config)
+    if allow_loopback and not config.allow_private_networks and config.proxy is None:
+        transport._pool._network_backend = _GuardedBackend(allow_loopback=True)
+    send_headers = {"User-Agent": config.user_agent, **(headers or {})}
+    deadline = time.monotonic() + total_timeout
+    with httpx.Client(transport=transport, timeout=config.timeout(), follow_redirects=False) as client:
+        for _hop in range(max_redirects + 1):
+            try:
+                parsed = httpx.URL(url)
+            except (httpx.InvalidURL, ValueError, TypeError) as exc:
+                raise FetchError("bad_url", clean_text(str(exc), 200)) from exc
+            if parsed.scheme not in ("http", "https") or not parsed.host:
+                raise FetchError("bad_url", clean_text(url, 200))
+            try:
+                response = client.send(client.build_request("GET", parsed, headers=send_headers), stream=True)
+            except httpx.TransportError as exc:
+                cause = exc.__cause__ or exc.__context__
+                if isinstance(cause, PrivateAddressRefused) or isinstance(exc.__context__, PrivateAddressRefused):
+                    raise FetchError("private", clean_text(str(exc), 300)) from exc
+                if isinstance(exc, httpx.TimeoutException):
+                    raise FetchError("timeout", clean_text(str(exc), 300)) from exc
+                if isinstance(exc, httpx.UnsupportedProtocol):
+                    raise FetchError("bad_url", clean_text(str(exc), 300)) from exc
+                raise FetchError("connect", clean_text(f"{type(exc).__name__}: {exc}", 300)) from exc
+            except (httpx.InvalidURL, ValueError) as exc:
+                raise FetchError("bad_url", clean_text(str(exc), 200)) from exc
+            try:
+                if response.is_redirect:
+                    location = response.headers.get("location", "")
+                    if not location:
+                        raise FetchError("status", "redirect without Location", response.status_code)
+                    url = str(parsed.join(location))
+                    continue
+                if response.status_code == 304:
+                    return FetchedUrl(str(parsed), 304, response.headers, b"")
+                if not 200 <= response.status_code < 300:
+                    raise FetchError("status", str(response.status_code), response.status_code)
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise FetchError("too_large", f"declared {declared} bytes, limit {max_bytes}")
+                chunks, size = [], 0
+                try:
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise FetchError("too_large", f"more than {max_bytes} bytes")
+                        if time.monotonic() > deadline:
+                            raise FetchError("timeout", f"slower than {total_timeout} s")
+                        chunks.append(chunk)
+                except httpx.TimeoutException as exc:
+                    raise FetchError("timeout", clean_text(str(exc), 300)) from exc
+                except httpx.TransportError as exc:
+                    raise FetchError("connect", clean_text(f"{type(exc).__name__}: {exc}", 300)) from exc
+                return FetchedUrl(str(parsed), response.status_code, response.headers, b"".join(chunks))
+            finally:
+                response.close()
+    raise FetchError("redirects", f"more than {max_redirects} redirects")

@@ -43,6 +43,11 @@ class SocialAccount(BrandScopedModel):
     # headers) and claims skip the account until then (DESIGN.md §3).
     paused = models.BooleanField(_("paused"), default=False)
     blocked_until = models.DateTimeField(null=True, blank=True)
+    # What the server told us about itself (Mastodon's /api/v2/instance: characters per post,
+    # URL length, media limits), refreshed on connect; the composer and the engine use it.
+    server_limits = models.JSONField(default=dict, blank=True)
+    # Per-network publishing options chosen by the team (WordPress: draft or publish, categories).
+    options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -54,3 +59,19 @@ class SocialAccount(BrandScopedModel):
 
     def __str__(self) -> str:
         return f"{self.get_network_display()} {self.handle}"
+
+
+class OAuthApp(models.Model):
+    """Tertulia registered as an OAuth app on one server (a Mastodon instance), reused for
+    every account on it. The client secret is encrypted at rest."""
+
+    network = models.CharField(max_length=16, choices=Network.choices)
+    base_url = models.URLField(max_length=200)
+    redirect_uri = models.URLField(max_length=500)
+    client_id = models.CharField(max_length=300)
+    client_secret = EncryptedTextField()
+    scopes = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["network", "base_url", "redirect_uri"], name="uniq_oauth_app")]

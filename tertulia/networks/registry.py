@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 _CONNECTORS: dict[str, str] = {
     "mastodon": "tertulia.networks.mastodon.connector.MastodonConnector",
     "bluesky": "tertulia.networks.bluesky.connector.BlueskyConnector",
+    "telegram": "tertulia.networks.telegram.connector.TelegramConnector",
+    "wordpress": "tertulia.networks.wordpress.connector.WordPressConnector",
 }
 
 

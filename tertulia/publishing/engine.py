@@ -30,24 +30,32 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, Min, OuterRef, Q
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from tertulia.content.models import PostVariant
+from tertulia.content.models import Post, PostVariant
 from tertulia.content.text_rules import NETWORKS as TEXT_RULE_NETWORKS
 from tertulia.content.text_rules import validate
+from tertulia.core.models import Brand
 from tertulia.networks import registry
 from tertulia.networks.base import MediaItem, PostPayload, PublishedRef
 from tertulia.networks.errors import Ambiguous, AuthExpired, ConnectorError, Permanent, RateLimited
-from tertulia.networks.http import HttpConfig, RateLimitBook
+from tertulia.networks.http import HttpConfig, RateLimitBook, safe_url
 from tertulia.networks.models import SocialAccount
-from tertulia.networks.services import mark_needs_reconnect
+from tertulia.networks.services import (account_watchers, mark_needs_reconnect, needs_refresh, refresh_account,
+                                        store_credentials)
 
 from tertulia.core import notes as messages
+from tertulia.core import notifications
 from .clock import db_now
 from .models import DeliveryAttempt, PostTarget
 from .states import move
@@ -62,6 +70,17 @@ MSG_NOT_CONNECTED = _("This account is not connected. Reconnect it in Accounts, 
 MSG_GAVE_UP = _("We tried %(count)s times and the network did not accept the post. Its last answer:")
 MSG_MEDIA_MISSING = _("An attached file is missing from the media library. Attach it again, then retry this post.")
 MSG_LOST = _("A publishing attempt was interrupted and the post is not on the network. We will try again.")
+MSG_COMMENT_LABEL = _("First comment")
+MSG_COMMENT_PROBLEMS = _("The first comment cannot be posted as it is:")
+MSG_NOTICE_FAILED = _("Your post for %(account)s could not be published.")
+MSG_NOTICE_ATTENTION = _("Your post for %(account)s was not published: it needs your attention.")
+MSG_NOTICE_ACTION = _("Open the post to edit it or to retry it with one click.")
+MSG_NOTICE_COMMENT = _("Your post for %(account)s was published, but its first comment could not be posted.")
+MSG_NOTICE_COMMENT_ACTION = _("Open the post to see the delivery log; you can post the comment by hand.")
+MSG_COMMENT_LOST = _("The first comment was interrupted and is not on the network. We will try again.")
+MSG_UNCONFIRMED = _("We could not confirm whether this post went out, and we will not send it again blindly. "
+                    "Check the account on the network: if the post is there, nothing else is needed; "
+                    "if it is not, retry it.")
 
 # One rate-limit memory per consumer process, shared by every connector it builds.
 RATE_BOOK = RateLimitBook()
@@ -79,13 +98,119 @@ def target_text(target: PostTarget) -> str:
     return variant.effective_text if variant is not None else target.post.text
 
 
+@dataclass(frozen=True)
+class CommentProblem:
+    """A text-rule problem of the first comment, labelled as such (``check_text`` shows
+    ``message``; ``note_problems`` stores ``template`` and ``params``)."""
+
+    problem: Any
+
+    @property
+    def template(self):
+        return self.problem.template
+
+    @property
+    def params(self):
+        return self.problem.params
+
+    @property
+    def message(self):
+        return format_lazy("{}: {}", MSG_COMMENT_LABEL, self.problem.message)
+
+    def __str__(self) -> str:
+        return f"first comment: {self.problem}"
+
+
+def comment_text(target: PostTarget) -> str:
+    return (target.post.first_comment or "").strip()
+
+
+def supports_first_comment(network: str) -> bool:
+    return registry.is_available(network) and registry.connector_class(network).supports_first_comment
+
+
 def text_problems(target: PostTarget) -> list:
-    """The text rules' problems for the target's network (none for networks without rules)."""
+    """The text rules' problems for the target's text on its account, with the account's own
+    limits (one check for schedule and publish time: ``services.text_problems``)."""
+    from .services import text_problems as check
+
+    return check(target)
+
+
+def _rule_options(target: PostTarget) -> dict:
+    from .services import text_rule_options
+
+    return text_rule_options(target.account)
+
+
+def comment_problems(target: PostTarget) -> list:
+    """The first comment's problems (as ``CommentProblem``) where the network posts it: it
+    goes out as a reply, under the same rules. ``services.target_problems`` checks the same
+    at schedule time."""
     network = target.account.network
-    if network not in TEXT_RULE_NETWORKS:
+    comment = comment_text(target)
+    if not comment or network not in TEXT_RULE_NETWORKS or not supports_first_comment(network):
         return []
-    has_media = target.post.attachments.exists()
-    return validate(network, target_text(target), has_media=has_media).problems
+    return [CommentProblem(p) for p in validate(network, comment, has_media=False, **_rule_options(target)).problems]
+
+
+def problems_note(problems: list) -> messages.Note:
+    main = [p for p in problems if not isinstance(p, CommentProblem)]
+    comment = [p for p in problems if isinstance(p, CommentProblem)]
+    out = messages.note_problems(main)
+    if comment:
+        out += messages.note(MSG_COMMENT_PROBLEMS) + messages.note_problems(comment)
+    return out
+
+
+def _media_note(target: PostTarget) -> messages.Note:
+    """The images' problems as a note (rule template and figures), when the rules are known."""
+    from tertulia.content.media import NETWORK_IMAGE_RULES, RULE_MESSAGES, check_images, network_label
+    from tertulia.content.models import MediaAsset
+
+    network = target.account.network
+    if network not in NETWORK_IMAGE_RULES:
+        return []
+    images = [a.asset for a in target.post.attachments.select_related("asset") if a.asset.kind == MediaAsset.Kind.IMAGE]
+    out: messages.Note = []
+    for p in check_images(network, images):
+        if p.code in RULE_MESSAGES:
+            params = {"network": network_label(p.network), "index": p.index, **p.params}
+            out += messages.note(RULE_MESSAGES[p.code], **params)
+    return out
+
+
+def publish_time_problems(target: PostTarget) -> messages.Note:
+    """What the network would refuse, by the same check the scheduler runs
+    (``services.target_problems``: text, first comment, images), as a note for the target's
+    ``error_note`` (empty: fine).
+
+    ``target_problems`` decides; the note prefers the rules' templates and figures, so each
+    reader sees the reason in their own language. Where a field's problems cannot be rebuilt
+    that way (a check this module does not know), its English message is stored as is."""
+    from django.utils import translation
+
+    from .services import target_problems
+
+    with translation.override("en"):
+        found = {field: [str(m) for m in msgs] for field, msgs in target_problems(target).items() if msgs}
+    if not found:
+        return []
+    out: messages.Note = []
+    for field, english in found.items():
+        rebuilt: messages.Note = []
+        if field == "text":
+            rebuilt = messages.note_problems(text_problems(target))
+        elif field == "first_comment":
+            network, comment = target.account.network, comment_text(target)
+            if comment and network in TEXT_RULE_NETWORKS:
+                problems = validate(network, comment, has_media=False, **_rule_options(target)).problems
+                if problems:
+                    rebuilt = messages.note(MSG_COMMENT_PROBLEMS) + messages.note_problems(problems)
+        elif field == "media":
+            rebuilt = _media_note(target)
+        out += rebuilt or [{"msgid": m, "params": {}} for m in english]
+    return out
 
 
 def media_items(target: PostTarget) -> tuple[MediaItem, ...]:
@@ -115,8 +240,25 @@ def build_payload(target: PostTarget) -> PostPayload:
     return PostPayload(text=target_text(target), media=media_items(target), marker=target.marker)
 
 
+MSG_DEMO = _("This is the demo workspace: its accounts are made up, so Tertulia never sends its posts "
+             "to a network.")
+
+
+def is_demo_brand(brand_id: int) -> bool:
+    """A brand of the demo workspace (``tertulia demo``): its accounts are made up, some on
+    real servers, and must never be contacted."""
+    return Brand.objects.filter(pk=brand_id, organization__is_demo=True).exists()
+
+
 def connector_for(account: SocialAccount):
-    return registry.connector_for(account, http_config=HttpConfig(**conf("HTTP")), rate_book=RATE_BOOK)
+    if is_demo_brand(account.brand_id):
+        # The one door to the networks for publishing, comments, deletion and refreshes: a
+        # demo brand that someone resumed fails here with a plain reason, before any request.
+        raise Permanent(MSG_DEMO, detail="demo workspace: no network calls")
+    connector = registry.connector_for(account, http_config=HttpConfig(**conf("HTTP")), rate_book=RATE_BOOK)
+    # A refresh during a call (Bluesky rotates refresh tokens) is stored at once, encrypted.
+    connector.credentials_listener = lambda credentials: store_credentials(account, credentials)
+    return connector
 
 
 # -- timing ------------------------------------------------------------------------------------
@@ -184,8 +326,8 @@ def publish(target_id: int, version: int) -> str:
     target = PostTarget.objects.select_related("account", "post", "brand").filter(pk=target_id).first()
     if target is None or target.state != S.SCHEDULED or target.version != version:
         return "stale"
-    if target.account.paused:
-        return "paused"  # resuming the account re-queues its targets
+    if target.account.paused or target.brand.publishing_paused:
+        return "paused"  # resuming the account (or the brand) re-queues its targets
     now = db_now()
     not_before = _not_before(target)
     if not_before is None:
@@ -215,7 +357,14 @@ def claim(target: PostTarget, now: datetime) -> DeliveryAttempt | None:
     # both claim. With a single-table WHERE the loser re-reads the row and matches nothing.
     account_ok = SocialAccount.objects.filter(pk=OuterRef("account_id"), paused=False).filter(
         Q(blocked_until__isnull=True) | Q(blocked_until__lte=now))
+    brand_ok = Brand.objects.filter(pk=OuterRef("brand_id"), publishing_paused=False)  # H5b: a paused brand
     due = Q(due_at__lte=now) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)) & Exists(account_ok)
+    due &= Exists(brand_ok)
+    # Only an approved text goes out: a post sent back to review (edited after approval) holds
+    # every target, whatever path queued it (a retry, a reschedule, a stale task).
+    post_ok = Post.objects.filter(pk=OuterRef("post_id"), state__in=(Post.State.APPROVED, Post.State.SCHEDULED,
+                                                                      Post.State.PUBLISHED))
+    due &= Exists(post_ok)
     with transaction.atomic():
         if not move(target, S.PUBLISHING, where=due, attempt_id=attempt_id, attempts=F("attempts") + 1,
                     lease_expires_at=lease, next_attempt_at=None):
@@ -229,11 +378,17 @@ def deliver(target: PostTarget, attempt: DeliveryAttempt) -> str:
     account = target.account
     if account.status != SocialAccount.Status.CONNECTED:
         return _needs_attention(target, attempt, messages.note(MSG_NOT_CONNECTED))
-    problems = text_problems(target)
-    if problems:
-        # Validation again at publish time: a text that became invalid (edited variant, a
-        # lower instance limit) is reported, not sent.
-        return _needs_attention(target, attempt, messages.note_problems(problems))
+    refused = publish_time_problems(target)
+    if refused:
+        # Validation again at publish time, with the scheduler's own check (text, first
+        # comment, images): what became invalid after scheduling (an edited variant, a lower
+        # instance limit, an image added or removed) is reported, not sent.
+        return _needs_attention(target, attempt, refused)
+    if needs_refresh(account):
+        # A sign-in about to expire is renewed before it is used (and stored encrypted).
+        if refresh_account(account, post=target.post, connector_factory=connector_for) == "needs_reconnect":
+            return _needs_attention(target, attempt, messages.note(MSG_RECONNECT), notify=False)
+        # "retry": the network could not renew it now; the current token may still work.
     try:
         payload = build_payload(target)
     except OSError as exc:
@@ -273,8 +428,10 @@ def _media_missing(target, attempt, exc: OSError) -> str:
 def _after_error(target, attempt, err: ConnectorError) -> str:
     if isinstance(err, AuthExpired):
         message = messages.note(MSG_RECONNECT)
-        mark_needs_reconnect(target.account, messages.english(message))
-        return _needs_attention(target, attempt, message, err=err)
+        # The first target to find out tells the team (with a link to this post); the others
+        # tell only their own authors.
+        told = mark_needs_reconnect(target.account, messages.english(message), post=target.post)
+        return _needs_attention(target, attempt, message, err=err, notify=not told)
     if isinstance(err, Permanent):
         return _failed(target, attempt, messages.note(err.user_message), err=err)
     if isinstance(err, RateLimited):
@@ -292,12 +449,17 @@ def _after_error(target, attempt, err: ConnectorError) -> str:
 def _published(target, attempt, ref: PublishedRef, outcome: str, *, err: ConnectorError | None = None) -> str:
     now = db_now()
     with transaction.atomic():
-        done = move(target, S.PUBLISHED, external_id=ref.external_id[:200], external_url=ref.url[:500],
+        done = move(target, S.PUBLISHED, external_id=ref.external_id[:200], external_url=safe_url(ref.url, 500),
                     published_at=ref.published_at or now, last_error="", error_note=[], lease_expires_at=None,
                     next_attempt_at=None)
         # If we lost the claim (the sweeper took over an expired lease), the post is on the
         # network anyway: the log keeps its id, and the sweeper's find_published will find it.
         _finish_attempt(attempt, outcome if done else Outcome.SUPERSEDED, now, err=err, external_id=ref.external_id)
+        if done and comment_text(target) and supports_first_comment(target.account.network):
+            from . import tasks
+
+            target_id = target.pk
+            transaction.on_commit(lambda: tasks.publish_comment(target_id))
     if not done:
         log.warning("target %s: published as %s after losing the claim", target.pk, ref.external_id)
         return "superseded"
@@ -305,7 +467,10 @@ def _published(target, attempt, ref: PublishedRef, outcome: str, *, err: Connect
 
 
 def _retry(target, attempt, err: ConnectorError) -> str:
-    if target.attempts >= conf("MAX_ATTEMPTS"):
+    # Waiting out a rate limit is not a failure of the post: it gets a larger budget (the
+    # network says when to come back), but not an endless one.
+    budget = conf("MAX_ATTEMPTS") * (3 if isinstance(err, RateLimited) else 1)
+    if target.attempts >= budget:
         message = messages.note(MSG_GAVE_UP, count=target.attempts) + messages.note(err.user_message)
         return _failed(target, attempt, message, err=err)
     now = db_now()
@@ -321,26 +486,59 @@ def _retry(target, attempt, err: ConnectorError) -> str:
     return "retry" if done else "superseded"
 
 
-def _failed(target, attempt, message, *, err: ConnectorError | None = None) -> str:
-    return _stop(target, attempt, S.FAILED, Outcome.FAILED, message, err)
+def _failed(target, attempt, message, *, err: ConnectorError | None = None, notify: bool = True) -> str:
+    return _stop(target, attempt, S.FAILED, Outcome.FAILED, message, err, notify)
 
 
-def _needs_attention(target, attempt, message, *, err: ConnectorError | None = None) -> str:
-    return _stop(target, attempt, S.NEEDS_ATTENTION, Outcome.NEEDS_ATTENTION, message, err)
+def _needs_attention(target, attempt, message, *, err: ConnectorError | None = None, notify: bool = True) -> str:
+    return _stop(target, attempt, S.NEEDS_ATTENTION, Outcome.NEEDS_ATTENTION, message, err, notify)
 
 
-def _stop(target, attempt, state: str, outcome: str, message, err) -> str:
+def _stop(target, attempt, state: str, outcome: str, message, err, notify: bool = True) -> str:
     now = db_now()
     with transaction.atomic():
         done = move(target, state, last_error=messages.english(message)[:2000], error_note=message,
                     lease_expires_at=None, next_attempt_at=None)
         _finish_attempt(attempt, outcome if done else Outcome.SUPERSEDED, now, err=err, message=message)
+        if done and notify:
+            # Once per failure event: only the writer that made the transition gets here.
+            notify_problem(target, state, message)
     return state if done else "superseded"
+
+
+# -- telling people ----------------------------------------------------------------------------
+
+
+def post_link(target: PostTarget) -> str:
+    return f"/brands/{target.brand_id}/posts/{target.post_id}/"
+
+
+def notify_problem(target: PostTarget, state: str, message: messages.Note, *, kind: str = "") -> None:
+    """The post's author and the brand's owners and managers: what happened (the target's
+    note, in each reader's language), how to fix it, and a link to the post (retry or edit)."""
+    account = target.account
+    name = f"{account.get_network_display()} {account.handle}"
+    if state == "comment_failed":
+        head, action = messages.note(MSG_NOTICE_COMMENT, account=name), messages.note(MSG_NOTICE_COMMENT_ACTION)
+    elif state == S.FAILED:
+        head, action = messages.note(MSG_NOTICE_FAILED, account=name), messages.note(MSG_NOTICE_ACTION)
+    else:
+        head, action = messages.note(MSG_NOTICE_ATTENTION, account=name), messages.note(MSG_NOTICE_ACTION)
+    recipients = [target.post.author, *account_watchers(account)]
+    notifications.notify(recipients, kind=kind or f"publishing.{state}", message=head + list(message) + action,
+                         link=post_link(target), brand=target.brand)
 
 
 def _unconfirmed(target, attempt, err: ConnectorError) -> str:
     """Not known whether the post exists, and the network cannot tell us now: stay in
-    ``publishing`` with a short lease; the sweeper checks again when it expires."""
+    ``publishing`` with a short lease; the sweeper checks again when it expires. After
+    ``MAX_ATTEMPTS`` such checks (a network that can never tell, like a Telegram channel
+    without its discussion group) the target needs a person: never re-posted blindly, never
+    left spinning in ``publishing``."""
+    checks = DeliveryAttempt.objects.filter(target=target, outcome=Outcome.UNCONFIRMED).count()
+    if checks >= conf("MAX_ATTEMPTS"):
+        return _needs_attention(target, attempt, messages.note(MSG_UNCONFIRMED) + messages.note(err.user_message),
+                                err=err)
     now = db_now()
     lease = now + timedelta(seconds=backoff(target.attempts, err.retry_after))
     message = messages.note(err.user_message)
@@ -381,7 +579,11 @@ def reconcile(target_id: int, version: int) -> str:
         attempt = DeliveryAttempt.objects.create(brand_id=target.brand_id, target=target, attempt_id=attempt_id,
                                                  number=target.attempts, started_at=now,
                                                  content_hash=content_hash(target))
-    since = previous.started_at if previous is not None else (target.due_at or now)
+    # Search from the first attempt of this target, not from the last reconcile: a post sent by
+    # the first attempt must still be found by the third check.
+    first = (DeliveryAttempt.objects.filter(target=target).exclude(pk=attempt.pk)
+             .aggregate(first=Min("started_at"))["first"])
+    since = first or target.due_at or now
     try:
         payload = build_payload(target)
     except OSError as exc:
@@ -397,3 +599,283 @@ def reconcile(target_id: int, version: int) -> str:
         return _published(target, attempt, ref, Outcome.FOUND)
     lost = Ambiguous(MSG_LOST, detail="lease expired; not found on the network")
     return _retry(target, attempt, lost)
+
+
+# -- the first comment (threads) ---------------------------------------------------------------
+#
+# ``Post.first_comment`` goes out as a reply to the main post right after it is published, on
+# networks whose connector ``supports_first_comment``. It is a step of its own, resumable and at
+# most once like the main post, and its progress lives in ``PostTarget.comment_external_id``:
+#
+#   ""                  not sent yet (the task is queued after the main post's commit)
+#   "pending:<uuid>"    claimed by the attempt with that id (a DeliveryAttempt row): on the wire
+#   "wait:<epoch>"      a retryable failure; the next attempt is due at that UTC time
+#   "failed"            given up (permanent refusal or out of attempts); the team was told
+#   anything else       the network's id of the comment
+#
+# Every change is a conditional UPDATE from the value read, so two consumers never both send it.
+# The comment carries its own marker (Mastodon Idempotency-Key, Bluesky record key), and after
+# an ambiguous failure or a crash ``find_published`` looks for the reply before any retry. A
+# comment that fails never touches the main post's state: it is in the delivery log (its
+# attempts are DeliveryAttempt rows with the comment's content hash) and the team is notified.
+
+COMMENT_PENDING = "pending:"
+COMMENT_WAIT = "wait:"
+COMMENT_FAILED = "failed"
+
+
+def comment_status(target: PostTarget) -> str:
+    """none | queued | pending | waiting | failed | posted, for pages and tests."""
+    value = target.comment_external_id or ""
+    if not value:
+        return "queued" if comment_text(target) and target.state == S.PUBLISHED else "none"
+    if value.startswith(COMMENT_PENDING):
+        return "pending"
+    if value.startswith(COMMENT_WAIT):
+        return "waiting"
+    if value == COMMENT_FAILED:
+        return "failed"
+    return "posted"
+
+
+def comment_posted_id(target: PostTarget) -> str:
+    return target.comment_external_id if comment_status(target) == "posted" else ""
+
+
+def comment_marker(target: PostTarget) -> str:
+    return f"{target.marker}-c"
+
+
+def comment_payload(target: PostTarget) -> PostPayload:
+    return PostPayload(text=comment_text(target), reply_to=target.external_id, marker=comment_marker(target))
+
+
+def _wait_until(value: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(value[len(COMMENT_WAIT):]), dt_timezone.utc)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _enqueue_comment(target_id: int, at: datetime | None = None, now: datetime | None = None,
+                     reconcile: bool = False) -> None:
+    from . import tasks
+
+    task = tasks.reconcile_comment if reconcile else tasks.publish_comment
+    delay = max(0.0, (at - (now or db_now())).total_seconds()) if at is not None else 0.0
+    if delay > 0:
+        transaction.on_commit(lambda: task.schedule(args=(target_id,), delay=delay))
+    else:
+        transaction.on_commit(lambda: task(target_id))
+
+
+def _set_comment(target: PostTarget, old: str, new: str) -> bool:
+    updated = PostTarget.objects.filter(pk=target.pk, state=S.PUBLISHED, comment_external_id=old).update(
+        comment_external_id=new[:200])
+    if updated:
+        target.comment_external_id = new[:200]
+    return bool(updated)
+
+
+def _comment_attempts(target: PostTarget) -> int:
+    return DeliveryAttempt.objects.filter(target=target, content_hash=comment_payload(target).content_hash()).count()
+
+
+def _claim_comment(target: PostTarget, old: str, now: datetime) -> DeliveryAttempt | None:
+    attempt_id = PostTarget.new_attempt_id()
+    with transaction.atomic():
+        if not _set_comment(target, old, f"{COMMENT_PENDING}{attempt_id}"):
+            return None
+        return DeliveryAttempt.objects.create(brand_id=target.brand_id, target=target, attempt_id=attempt_id,
+                                              number=_comment_attempts(target) + 1, started_at=now,
+                                              content_hash=comment_payload(target).content_hash())
+
+
+def publish_comment(target_id: int) -> str:
+    """Post the first comment of a published target. Returns posted, found, retry, failed,
+    unconfirmed, early, paused, not_connected, none, stale."""
+    target = PostTarget.objects.select_related("account", "post", "brand").filter(pk=target_id).first()
+    if target is None or target.state != S.PUBLISHED or not target.external_id:
+        return "stale"
+    if not comment_text(target) or not supports_first_comment(target.account.network):
+        return "none"
+    current = target.comment_external_id or ""
+    if current and not current.startswith(COMMENT_WAIT):
+        return "stale"  # posted, in flight, or given up
+    if target.account.paused or target.brand.publishing_paused:
+        return "paused"  # the sweeper sends it after the account (or the brand) is resumed
+    if target.account.status != SocialAccount.Status.CONNECTED:
+        return "not_connected"  # kept for after the reconnection (the sweeper looks for two days)
+    now = db_now()
+    if current:
+        at = _wait_until(current)
+        if at is not None and at > now:
+            with transaction.atomic():
+                _enqueue_comment(target.pk, at, now)
+            return "early"
+    blocked = target.account.blocked_until
+    if blocked is not None and blocked > now:
+        with transaction.atomic():
+            _enqueue_comment(target.pk, blocked, now)
+        return "early"
+    attempt = _claim_comment(target, current, now)
+    if attempt is None:
+        return "stale"
+    payload = comment_payload(target)
+    try:
+        with connector_for(target.account) as connector:
+            try:
+                ref = connector.reply(target.external_id, payload.text, marker=payload.marker)
+            except Ambiguous as err:
+                try:
+                    ref = connector.find_published(payload, since=attempt.started_at)
+                except AuthExpired as check_err:
+                    return _comment_after_error(target, attempt, check_err)
+                except ConnectorError:
+                    return _comment_unconfirmed(target, attempt, err)
+                if ref is None:
+                    return _comment_retry(target, attempt, err)
+                return _comment_done(target, attempt, ref, Outcome.FOUND, err=err)
+    except ConnectorError as err:
+        return _comment_after_error(target, attempt, err)
+    return _comment_done(target, attempt, ref, Outcome.PUBLISHED)
+
+
+def _comment_done(target, attempt, ref: PublishedRef, outcome: str, *, err: ConnectorError | None = None) -> str:
+    now = db_now()
+    with transaction.atomic():
+        done = _set_comment(target, f"{COMMENT_PENDING}{attempt.attempt_id}", ref.external_id)
+        _finish_attempt(attempt, outcome if done else Outcome.SUPERSEDED, now, err=err, external_id=ref.external_id)
+    if not done:
+        return "superseded"
+    return "found" if outcome == Outcome.FOUND else "posted"
+
+
+def _comment_after_error(target, attempt, err: ConnectorError) -> str:
+    if isinstance(err, AuthExpired):
+        message = messages.note(MSG_RECONNECT)
+        told = mark_needs_reconnect(target.account, messages.english(message), post=target.post)
+        return _comment_failed(target, attempt, message, err=err, notify=not told)
+    if isinstance(err, Permanent):
+        return _comment_failed(target, attempt, messages.note(err.user_message), err=err)
+    if isinstance(err, RateLimited):
+        until = db_now() + timedelta(seconds=err.retry_after)
+        SocialAccount.objects.filter(pk=target.account_id).filter(
+            Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)).update(blocked_until=until)
+    return _comment_retry(target, attempt, err)
+
+
+def _comment_retry(target, attempt, err: ConnectorError) -> str:
+    attempts = _comment_attempts(target)
+    budget = conf("MAX_ATTEMPTS") * (3 if isinstance(err, RateLimited) else 1)
+    if attempts >= budget:
+        message = messages.note(MSG_GAVE_UP, count=attempts) + messages.note(err.user_message)
+        return _comment_failed(target, attempt, message, err=err)
+    now = db_now()
+    at = now + timedelta(seconds=backoff(attempts, err.retry_after))
+    message = messages.note(err.user_message)
+    with transaction.atomic():
+        done = _set_comment(target, f"{COMMENT_PENDING}{attempt.attempt_id}", f"{COMMENT_WAIT}{at.timestamp():.3f}")
+        _finish_attempt(attempt, Outcome.RETRY if done else Outcome.SUPERSEDED, now, err=err, message=message,
+                        retry_at=at if done else None)
+        if done:
+            _enqueue_comment(target.pk, at, now)
+    return "retry" if done else "superseded"
+
+
+def _comment_failed(target, attempt, message, *, err: ConnectorError | None = None, notify: bool = True) -> str:
+    now = db_now()
+    message = messages.note(MSG_COMMENT_LABEL) + list(message)
+    with transaction.atomic():
+        done = _set_comment(target, f"{COMMENT_PENDING}{attempt.attempt_id}", COMMENT_FAILED)
+        _finish_attempt(attempt, Outcome.FAILED if done else Outcome.SUPERSEDED, now, err=err, message=message)
+        if done and notify:
+            notify_problem(target, "comment_failed", message[1:], kind="publishing.comment_failed")
+    return "failed" if done else "superseded"
+
+
+def _comment_unconfirmed(target, attempt, err: ConnectorError) -> str:
+    """Not known whether the comment exists: keep the claim; ``reconcile_comment`` checks
+    again once the lease runs out (the sweeper queues it)."""
+    now = db_now()
+    with transaction.atomic():
+        _finish_attempt(attempt, Outcome.UNCONFIRMED, now, err=err, message=messages.note(err.user_message))
+        at = now + timedelta(seconds=backoff(_comment_attempts(target), err.retry_after))
+        # The claim stays "pending:<this attempt>": its lease is the attempt's start + LEASE;
+        # a shorter re-check is queued directly.
+        _enqueue_comment(target.pk, at, now, reconcile=True)
+    return "unconfirmed"
+
+
+def reconcile_comment(target_id: int, *, force: bool = False) -> str:
+    """A first comment left ``pending`` (the consumer died mid-call, or the network could not
+    say): ask the network before any retry. ``force`` skips the lease check (an unconfirmed
+    attempt re-checks before its lease runs out; it holds no consumer)."""
+    target = PostTarget.objects.select_related("account", "post", "brand").filter(pk=target_id).first()
+    if target is None or target.state != S.PUBLISHED or not (target.comment_external_id or "").startswith(COMMENT_PENDING):
+        return "stale"
+    current = target.comment_external_id
+    previous = DeliveryAttempt.objects.filter(attempt_id=current[len(COMMENT_PENDING):]).first()
+    now = db_now()
+    lease = timedelta(seconds=conf("LEASE_SECONDS"))
+    unconfirmed = previous is not None and previous.outcome == Outcome.UNCONFIRMED
+    if previous is not None and previous.started_at + lease > now and not (force or unconfirmed):
+        return "early"
+    if previous is not None and previous.outcome == Outcome.IN_FLIGHT:
+        DeliveryAttempt.objects.filter(pk=previous.pk, outcome=Outcome.IN_FLIGHT).update(outcome=Outcome.LOST,
+                                                                                         finished_at=now)
+    attempt = _claim_comment(target, current, now)
+    if attempt is None:
+        return "stale"
+    # The comment went out after the main post: search from there, not from the last check.
+    since = target.published_at or (previous.started_at if previous is not None else now)
+    try:
+        with connector_for(target.account) as connector:
+            ref = connector.find_published(comment_payload(target), since=since)
+    except AuthExpired as err:
+        return _comment_after_error(target, attempt, err)
+    except ConnectorError as err:
+        return _comment_unconfirmed(target, attempt, err)
+    if ref is not None:
+        return _comment_done(target, attempt, ref, Outcome.FOUND)
+    return _comment_retry(target, attempt, Ambiguous(MSG_COMMENT_LOST, detail="not found on the network"))
+
+
+def comments_due(now: datetime, grace: float = 0.0, limit: int = 1000) -> tuple[list[int], list[int]]:
+    """For the sweeper: (targets whose comment should be sent now, targets whose pending
+    comment's lease expired). Only targets published in the last two days."""
+    recent = now - timedelta(days=2)
+    rows = list(
+        PostTarget.objects.filter(state=S.PUBLISHED, published_at__gte=recent, brand__publishing_paused=False)
+        .exclude(post__first_comment="")
+        .filter(Q(comment_external_id="") | Q(comment_external_id__startswith=COMMENT_WAIT)
+                | Q(comment_external_id__startswith=COMMENT_PENDING))
+        .values_list("pk", "comment_external_id", "published_at")[:limit]
+    )
+    send, check = [], []
+    lease = timedelta(seconds=conf("LEASE_SECONDS"))
+    pending = {value[len(COMMENT_PENDING):]: pk for pk, value, _at in rows if value.startswith(COMMENT_PENDING)}
+    started = dict(DeliveryAttempt.objects.filter(attempt_id__in=[k for k in pending if _is_uuid(k)])
+                   .values_list("attempt_id", "started_at"))
+    started = {str(k): v for k, v in started.items()}
+    for pk, value, published_at in rows:
+        if not value:
+            if published_at is None or published_at <= now - timedelta(seconds=grace):
+                send.append(pk)
+        elif value.startswith(COMMENT_WAIT):
+            at = _wait_until(value)
+            if at is None or at <= now:
+                send.append(pk)
+        else:
+            began = started.get(value[len(COMMENT_PENDING):])
+            if began is None or began + lease <= now:
+                check.append(pk)
+    return send, check
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

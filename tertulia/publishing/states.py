@@ -23,7 +23,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     # publishing -> publishing: the sweeper takes over an expired lease to reconcile it.
     # A publishing target cannot be canceled or edited: the call may be on the wire.
     S.PUBLISHING: frozenset({S.PUBLISHING, S.PUBLISHED, S.SCHEDULED, S.FAILED, S.NEEDS_ATTENTION}),
-    S.PUBLISHED: frozenset(),  # deleting from the network is a separate operation (issue 4)
+    S.PUBLISHED: frozenset({S.DELETED}),  # deletion.do_delete_published, after the network deleted it
+    S.DELETED: frozenset(),
     S.FAILED: frozenset({S.SCHEDULED, S.DRAFT, S.CANCELED}),
     S.NEEDS_ATTENTION: frozenset({S.SCHEDULED, S.DRAFT, S.CANCELED}),
     S.CANCELED: frozenset({S.DRAFT}),

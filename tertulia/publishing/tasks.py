@@ -4,9 +4,13 @@
   or duplicate task finds another version or state and does nothing.
 - ``reconcile_target(id, version)``: a claim whose lease expired; find_published before any
   retry.
+- ``publish_comment(id)`` / ``reconcile_comment(id)``: the first comment, a step of its own
+  after the main post (engine.py, "the first comment").
 - ``sweep``: every minute, re-queue what is due but whose task was lost (a consumer restarted
-  with an in-memory queue, a Redis flush), and reconcile expired leases. Safe to run on every
-  consumer at once: it only enqueues, and the claim decides.
+  with an in-memory queue, a Redis flush), and reconcile expired leases, for main posts and
+  first comments. Safe to run on every consumer at once: it only enqueues, and the claim decides.
+- ``refresh_tokens``: every ten minutes, renew sign-ins that expire within the margin (where
+  the network allows it), so a publish rarely has to.
 """
 
 from __future__ import annotations
@@ -35,14 +39,26 @@ def reconcile_target(target_id: int, version: int) -> str:
     return engine.reconcile(target_id, version)
 
 
+@db_task()
+def publish_comment(target_id: int) -> str:
+    return engine.publish_comment(target_id)
+
+
+@db_task()
+def reconcile_comment(target_id: int) -> str:
+    return engine.reconcile_comment(target_id)
+
+
 def due_targets(now, grace: float = 0.0, limit: int = 1000):
     """Scheduled targets due by ``now - grace`` on accounts that are neither paused nor
-    rate-limited, oldest first, as (id, version)."""
+    rate-limited, of brands whose publishing is not paused, oldest first, as (id, version).
+    (The claim refuses a paused brand anyway; this keeps the sweeper from queuing a task per
+    held target every minute. Resuming the brand re-queues them.)"""
     cutoff = now - timedelta(seconds=grace)
     return list(
         PostTarget.objects.filter(state=S.SCHEDULED, due_at__lte=cutoff)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=cutoff))
-        .filter(account__paused=False)
+        .filter(account__paused=False, brand__publishing_paused=False)
         .filter(Q(account__blocked_until__isnull=True) | Q(account__blocked_until__lte=now))
         .order_by("next_attempt_at", "due_at")
         .values_list("pk", "version")[:limit]
@@ -70,9 +86,43 @@ def sweep_once(grace: float | None = None) -> dict[str, int]:
         publish_target(target_id, version)
     for target_id, version in stuck:
         reconcile_target(target_id, version)
-    return {"due": len(due), "reconcile": len(stuck)}
+    comments, comments_stuck = engine.comments_due(now, grace, conf["SWEEP_BATCH"])
+    for target_id in comments:
+        publish_comment(target_id)
+    for target_id in comments_stuck:
+        reconcile_comment(target_id)
+    counts = {"due": len(due), "reconcile": len(stuck)}
+    if comments or comments_stuck:  # first comments (keys only when there are some)
+        counts.update(comments=len(comments), reconcile_comments=len(comments_stuck))
+    return counts
 
 
 @db_periodic_task(crontab(minute="*"))
 def sweep() -> dict[str, int]:
     return sweep_once()
+
+
+def refresh_tokens_once(margin: timedelta | None = None) -> dict[str, int]:
+    """Renew every connected account's sign-in that expires within ``margin`` (default 30
+    minutes: well ahead of the ten-minute period). Returns counts per outcome."""
+    from tertulia.networks.models import SocialAccount
+    from tertulia.networks.services import needs_refresh, refresh_account
+
+    margin = margin or timedelta(minutes=30)
+    now = db_now()
+    counts: dict[str, int] = {}
+    candidates = (SocialAccount.objects.select_related("brand")
+                  .filter(status=SocialAccount.Status.CONNECTED, token_expires_at__isnull=False,
+                          token_expires_at__lte=now + margin)
+                  .exclude(refresh_token="").order_by("token_expires_at")[:500])
+    for account in candidates:
+        if not needs_refresh(account, margin, now):
+            continue
+        outcome = refresh_account(account, margin=margin, connector_factory=engine.connector_for)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+@db_periodic_task(crontab(minute="*/10"))
+def refresh_tokens() -> dict[str, int]:
+    return refresh_tokens_once()

@@ -44,10 +44,10 @@ import secrets
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from . import server
 from .corpora import CorpusMissing, corpora_dir
@@ -771,28 +771,14 @@ _ROUTES: dict[tuple[str, str], str] = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(server.FakeHandler):
     server_version = "FakePDS"
-    sys_version = ""
-    timeout = 30
-
-    def log_message(self, format, *args):  # noqa: A002 - quiet
-        pass
-
-    def do_GET(self):
-        self._handle("GET")
-
-    def do_POST(self):
-        self._handle("POST")
 
     def _handle(self, method: str) -> None:
         fake: FakeBluesky = self.server.fake  # type: ignore[attr-defined]
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        parts, headers, body = self.read_request()
         request = Request(method, parts.path, parse_qsl(parts.query, keep_blank_values=True),
-                          {k.lower(): v for k, v in self.headers.items()}, body)
+                          headers, body)
         with fake.lock:
             fake.requests.append(request)
         nsid = parts.path[len("/xrpc/"):] if parts.path.startswith("/xrpc/") else ""
@@ -802,6 +788,11 @@ class _Handler(BaseHTTPRequestHandler):
             fake._stopping.wait(delay)
         limit_headers, over = fake.rate_limit_headers(request, nsid)
         if fault and not fault.after:
+            if fault.kind == "lost":
+                fake._stopping.wait(fault.seconds)
+                self.close_connection = True
+                request.status = -1
+                return None
             if fault.kind == "rate_limit":
                 headers = {**limit_headers, "ratelimit-remaining": "0",
                            "ratelimit-reset": str(int(time.time() + fault.reset_in))}

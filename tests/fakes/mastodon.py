@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -224,6 +224,15 @@ class FakeMastodon(server.LoopbackServer):
         self.idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self.apps: dict[str, dict[str, Any]] = {}
         self.codes: dict[str, dict[str, Any]] = {}
+        # Doorkeeper's optional refresh tokens (``use_refresh_token``; off on stock Mastodon):
+        # when ``token_ttl`` is set, the code grant answers ``expires_in`` and a refresh token,
+        # and ``grant_type=refresh_token`` rotates both (the old access token is revoked).
+        self.token_ttl: float | None = None
+        self.refresh_tokens: dict[str, dict[str, Any]] = {}  # refresh token -> client, account, scope
+        # The consent page: who signs in and approves (an account id; None: the fake's own
+        # user), or whether they press "Deny" (RFC 6749 §4.1.2.1: error=access_denied).
+        self.authorize_as: str | None = None
+        self.deny_authorization = False
         self._notification_seq = 100
         self._conversation_seq = 10
         self._load_templates()
@@ -625,10 +634,16 @@ class FakeMastodon(server.LoopbackServer):
             raise HttpError(400, {"error": "invalid_request",
                                   "error_description": "The request is missing a required parameter, includes "
                                                        "an unsupported parameter value, or is otherwise malformed."})
+        if self.deny_authorization:
+            query = {"error": "access_denied",
+                     "error_description": "The resource owner or authorization server denied the request.",
+                     **({"state": request.q("state")} if request.q("state") else {})}
+            return 302, {}, {"location": f"{redirect}?{urlencode(query)}"}
         code = secrets.token_urlsafe(24)
         with self.lock:
             self.codes[code] = {"client_id": app["client_id"], "redirect_uri": redirect,
-                                "scope": request.q("scope") or "read", "account_id": self.own["id"],
+                                "scope": request.q("scope") or "read",
+                                "account_id": self.authorize_as or self.own["id"],
                                 "challenge": request.q("code_challenge"),
                                 "method": request.q("code_challenge_method")}
         query = {"code": code, **({"state": request.q("state")} if request.q("state") else {})}
@@ -661,11 +676,29 @@ class FakeMastodon(server.LoopbackServer):
                 if code["method"] != "S256" or digest != code["challenge"]:
                     raise invalid_grant
             token, scope = self.issue_token(code["account_id"]), code["scope"]
+            if self.token_ttl:
+                return 200, self._token_answer(token, scope, app["client_id"], code["account_id"])
+        elif grant == "refresh_token":
+            with self.lock:
+                entry = self.refresh_tokens.pop(str(params.get("refresh_token") or ""), None)
+            if entry is None or entry["client_id"] != app["client_id"]:
+                raise invalid_grant
+            self.expire_token(entry["access_token"])
+            token = self.issue_token(entry["account_id"])
+            return 200, self._token_answer(token, entry["scope"], app["client_id"], entry["account_id"])
         else:
             raise HttpError(400, {"error": "unsupported_grant_type",
                                   "error_description": "The authorization grant type is not supported by the "
                                                        "authorization server."})
         return 200, {**self.tpl_token, "access_token": token, "scope": scope, "created_at": int(time.time())}
+
+    def _token_answer(self, token: str, scope: str, client_id: str, account_id: str | None) -> dict[str, Any]:
+        refresh = secrets.token_urlsafe(32)
+        with self.lock:
+            self.refresh_tokens[refresh] = {"client_id": client_id, "account_id": account_id, "scope": scope,
+                                            "access_token": token}
+        return {**self.tpl_token, "access_token": token, "scope": scope, "created_at": int(time.time()),
+                "expires_in": int(self.token_ttl or 0), "refresh_token": refresh}
 
     def oauth_revoke(self, request: Request):
         params = request.params()
@@ -922,34 +955,14 @@ _ROUTE_TABLE: list[tuple[str, re.Pattern, str]] = [
 ]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(server.FakeHandler):
     server_version = "Mastodon"
-    sys_version = ""
-    timeout = 30  # idle keep-alive connections
-
-    def log_message(self, format, *args):  # noqa: A002 - quiet
-        pass
-
-    def do_GET(self):
-        self._handle("GET")
-
-    def do_POST(self):
-        self._handle("POST")
-
-    def do_DELETE(self):
-        self._handle("DELETE")
-
-    def do_PUT(self):
-        self._handle("PUT")
 
     def _handle(self, method: str) -> None:
         fake: FakeMastodon = self.server.fake  # type: ignore[attr-defined]
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        parts, headers, body = self.read_request()
         request = Request(method, parts.path, parse_qsl(parts.query, keep_blank_values=True),
-                          {k.lower(): v for k, v in self.headers.items()}, body)
+                          headers, body)
         with fake.lock:
             fake.requests.append(request)
         fault = fake._take_fault(method, parts.path)
@@ -958,6 +971,11 @@ class _Handler(BaseHTTPRequestHandler):
             fake._stopping.wait(delay)
         limit_headers, over = fake.rate_limit_headers(request)
         if fault and not fault.after:
+            if fault.kind == "lost":
+                fake._stopping.wait(fault.seconds)
+                self.close_connection = True
+                request.status = -1
+                return None
             if fault.kind == "rate_limit":
                 reset = datetime.now(timezone.utc) + timedelta(seconds=fault.reset_in)
                 headers = {**limit_headers, "x-ratelimit-remaining": "0",

@@ -7,12 +7,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import SplitResult, urlsplit
 
 
 @dataclass
 class Fault:
-    kind: str  # latency | status | rate_limit | hang | drop | malformed | unauthorized | xrpc
+    kind: str  # latency | status | rate_limit | hang | drop | lost | malformed | unauthorized | xrpc
     seconds: float = 0.0
     status: int = 503
     body: str | None = None
@@ -32,6 +33,12 @@ class Fault:
     def timeout_after(cls, seconds: float = 5.0) -> Fault:
         """Process the request (create the post), then stall longer than the client waits."""
         return cls("hang", seconds=seconds, after=True)
+
+    @classmethod
+    def lost(cls, seconds: float = 5.0) -> Fault:
+        """The request never reaches the application (a proxy holds it, then drops it): wait,
+        close the connection, process nothing."""
+        return cls("lost", seconds=seconds)
 
     @classmethod
     def drop_after(cls) -> Fault:
@@ -105,3 +112,36 @@ class LoopbackServer:
                 rule.hits += 1
                 return rule.fault
         return None
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    """The HTTP plumbing every fake shares: quiet, keep-alive, every method to ``_handle``.
+    A fake's handler sets ``server_version`` (what the real server announces) and defines
+    ``_handle(method)``; ``read_request`` gives it the parsed path, the headers and the body."""
+
+    protocol_version = "HTTP/1.1"
+    sys_version = ""
+    timeout = 30
+
+    def log_message(self, format, *args):  # noqa: A002 - quiet
+        pass
+
+    def do_GET(self):
+        self._handle("GET")
+
+    def do_POST(self):
+        self._handle("POST")
+
+    def do_PUT(self):
+        self._handle("PUT")
+
+    def do_DELETE(self):
+        self._handle("DELETE")
+
+    def read_request(self) -> tuple[SplitResult, dict[str, str], bytes]:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        return urlsplit(self.path), {k.lower(): v for k, v in self.headers.items()}, body
+
+    def _handle(self, method: str) -> None:  # pragma: no cover - each fake defines it
+        raise NotImplementedError

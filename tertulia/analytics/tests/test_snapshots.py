@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 
 from tertulia.analytics import services
 from tertulia.analytics.models import PostMetricSnapshot, ProfileSnapshot
-from tertulia.content.services import do_approve_post, do_create_post
+from tertulia.content.approvals import do_mark_approved
+from tertulia.content.services import do_create_post
 from tertulia.core.services import Ctx
 from tertulia.networks.services import do_add_account
 from tertulia.publishing.services import mark_published
@@ -27,7 +28,7 @@ def account(brand_a):
 def target(account, brand_a):
     brand, people = brand_a
     post = do_create_post(Ctx(people["owner"]), brand, text="Hola", accounts=[account])
-    do_approve_post(Ctx(people["owner"]), post)
+    do_mark_approved(Ctx(people["owner"]), post)
     t = post.targets.get()
     mark_published(t, external_id="1", published_at=T0)
     return t

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from tertulia.content import services
+from tertulia.content import approvals, services
 from tertulia.content.models import LinkClick, Post, PostVariant
 from tertulia.core.services import Ctx
 from tertulia.networks.services import do_add_account
@@ -38,8 +38,8 @@ def test_a_post_goes_from_draft_to_published(setup):
         "x": True, "mastodon": False}
 
     with pytest.raises(PermissionDenied):  # community managers do not approve
-        services.do_approve_post(cm, post)
-    post = services.do_approve_post(manager, post)
+        approvals.do_mark_approved(cm, post)
+    post = approvals.do_mark_approved(manager, post)
     assert post.state == Post.State.SCHEDULED
     targets = list(post.targets.order_by("pk"))
     assert {t.state for t in targets} == {PostTarget.State.SCHEDULED}
@@ -62,13 +62,13 @@ def test_an_approval_of_a_stale_version_is_refused(setup):
                                    submit=True)
     Post.objects.filter(pk=post.pk).update(version=2)  # someone edited it meanwhile
     with pytest.raises(ValidationError):
-        services.do_approve_post(Ctx(people["manager"]), post)
+        approvals.do_mark_approved(Ctx(people["manager"]), post)
 
 
 def test_a_rejected_token_needs_attention_and_the_post_is_not_published(setup):
     brand, people, accounts = setup
     post = services.do_create_post(Ctx(people["owner"]), brand, text="Hola", accounts=accounts[:1])
-    services.do_approve_post(Ctx(people["owner"]), post)
+    approvals.do_mark_approved(Ctx(people["owner"]), post)
     target = post.targets.get()
     assert publishing.mark_needs_attention(target, "token expired")
     target.refresh_from_db()

@@ -203,3 +203,22 @@ def test_the_banner_without_a_demo_gives_no_password(workspace):
     assert not demo.exists()
     banner = demo.login_banner("http://example.test/")
     assert "http://example.test/" in banner and demo.DEMO_PASSWORD not in banner
+
+
+def test_a_workspace_that_only_shares_the_demos_name_is_not_the_demo(workspace, make_user):
+    """Removing the demo, or refusing to publish for it, goes by the flag the demo sets, never
+    by a name someone else may choose."""
+    from tertulia.core import services
+    from tertulia.core.models import Organization
+    from tertulia.core.services import Ctx
+    from tertulia.publishing import engine
+
+    owner = make_user("homonym_owner")
+    org = services.do_create_organization(Ctx(owner, via="test"), demo.DEMO_ORG_NAME)
+    brand = services.do_create_brand(Ctx(owner, via="test"), org, name="Real brand")
+    assert not org.is_demo and not engine.is_demo_brand(brand.pk)
+    assert all(engine.is_demo_brand(b.pk) for b in workspace)
+    assert brand not in demo.demo_brands()
+    demo.remove()  # inside this test's transaction: rolled back afterwards
+    assert Organization.objects.filter(pk=org.pk).exists() and Brand.objects.filter(pk=brand.pk).exists()
+    assert not demo.demo_brands().exists()

@@ -80,12 +80,19 @@ PARAMS = {
     # stored *hashes*, which must not work as the link.
     "review_token": lambda w: w.review_raw,
     "calendar_token": lambda w: w.calendar_raw,
+    "review_link_id": lambda w: w.review_link.pk,
+    # A network name (a post's variant): the world's post has a target on its Mastodon account.
+    "network": lambda w: w.account.network,
 }
 
 # Public pages: no sign-in, because what they need is in the URL itself.
 PUBLIC = {
     # A post's short link: it redirects to the URL the post already publishes, and nothing else.
     "short_link",
+    # A client's review link: the token opens that one post, for comments and approval.
+    "review_link",
+    # A member's private iCal feed: the token is the credential (404 when unknown or revoked).
+    "calendar_ical",
 }
 
 # Pages whose answer to B's ids is not 404, and why.
@@ -99,6 +106,20 @@ WEB_NOT_404 = {
     # Short links are public redirects (GET/HEAD only).
     ("short_link", "GET"): 302,
     ("short_link", "POST"): 405,
+    # A client's review link checks its own secret: unknown, revoked, expired or used alike
+    # are "no longer valid" (410).
+    ("review_link", "GET"): 410,
+    ("review_link", "POST"): 410,
+}
+
+# API operations whose answer for A's own world is a refusal because of the object's state,
+# not a success: the world's target is in review, so it can be neither retried nor deleted from
+# the network (422 with the reason). Their 404 for B's ids is checked like every other route.
+API_STATE_REFUSALS = {
+    ("post", "/brands/{brand_id}/targets/{target_id}/retry"): 422,
+    ("post", "/brands/{brand_id}/targets/{target_id}/delete"): 422,
+    # Its post has no first comment that failed, so there is nothing to post again.
+    ("post", "/brands/{brand_id}/targets/{target_id}/retry-comment"): 422,
 }
 
 API_METHODS = ("get", "post", "put", "patch", "delete")
@@ -283,6 +304,7 @@ def _api_known(world: World) -> dict:
         "network": "bluesky", "handle": "api-intruder.example", "title": "API intruder", "answer": "API intruder",
         "kind": "faq", "status": "disabled", "email": OUTSIDER_EMAIL, "confirm_name": world.brand.name,
         "scope": "write",
+        "time": "10:15",  # a queue slot's wall time (HH:MM); the world's own slot is 09:30
     })
     return known
 
@@ -432,7 +454,7 @@ def test_anonymous_visitor_is_sent_to_sign_in(worlds):
             client = Client()  # stays anonymous (accepting B's invitation would sign it in)
             response = client.get(url) if method == "GET" else client.post(url, _form_payload(b))
             found = leaks(response, [s for s in b.secrets if s not in (b.invitation_raw,)])
-            if name == "invitation_accept":
+            if name in ("invitation_accept", "review_link", "calendar_ical"):
                 # B's real link: the one page a stranger may see, because they hold the secret.
                 continue
             if name in PUBLIC:
@@ -537,6 +559,9 @@ def test_positive_control_owner_reaches_every_route_of_a(worlds):
             response = isolated(lambda: _api_request(client, method, url, spec, _schema_key(route), a))
             if name == "api-root":
                 ok = response.status_code == 404  # ninja's root only names the docs
+            elif (method, _schema_key(route).removeprefix(api_prefix().rstrip("/"))) in API_STATE_REFUSALS:
+                ok = response.status_code == API_STATE_REFUSALS[
+                    (method, _schema_key(route).removeprefix(api_prefix().rstrip("/")))]
             else:
                 ok = 200 <= response.status_code < 300
             if not ok:

@@ -63,7 +63,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from django.utils.text import format_lazy
@@ -88,6 +87,8 @@ from ..base import (
 )
 from ..errors import Ambiguous, AuthExpired, ConnectorError, Permanent, RateLimited, Retryable
 from ..http import (
+    parse_time,
+    safe_url,
     DEFAULT_RATE_LIMIT_WAIT,
     MAX_RATE_LIMIT_WAIT,
     MSG_AMBIGUOUS,
@@ -104,6 +105,7 @@ from ..http import (
     parse_retry_after,
     rate_limit_from_headers,
 )
+from ..ratelimit import RateRule
 from .auth import MSG_LOGIN, MSG_NO_SESSION, Session, normalize_base_url, session_from
 
 POST = "app.bsky.feed.post"
@@ -170,15 +172,6 @@ def tid_for_marker(marker: str) -> str:
     return "".join(reversed(chars))
 
 
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
 
 def iso_now() -> str:
     """``createdAt`` as the official app writes it: UTC, milliseconds, ``Z``."""
@@ -194,12 +187,6 @@ def parse_at_uri(value: str) -> tuple[str, str, str]:
     return match.group("repo"), match.group("collection"), match.group("rkey")
 
 
-def _safe_url(value: Any) -> str:
-    if not isinstance(value, str):
-        return ""
-    value = value.strip()
-    return value[:1000] if urlsplit(value).scheme in ("http", "https") else ""
-
 
 def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
@@ -209,7 +196,22 @@ class BlueskyConnector(Connector):
     network = "bluesky"  # Network.BLUESKY
     supports_search = True
     supports_refresh = True
+    supports_first_comment = True  # a reply with root and parent strong refs
     default_base_url = "https://bsky.social"
+    # docs.bsky.app "Rate Limits": per account, 5000 write points an hour and 35000 a day
+    # (a create costs 3, an update 2, a delete 1); createSession 30 per 5 minutes, 300 a day.
+    rate_rules = (
+        RateRule("writes-hour", 5000, 3600.0, methods=frozenset({"POST"}),
+                 path=r"/xrpc/com\.atproto\.repo\.createRecord$", cost=3),
+        RateRule("writes-day", 35000, 86400.0, methods=frozenset({"POST"}),
+                 path=r"/xrpc/com\.atproto\.repo\.createRecord$", cost=3),
+        RateRule("deletes-hour", 5000, 3600.0, methods=frozenset({"POST"}),
+                 path=r"/xrpc/com\.atproto\.repo\.deleteRecord$", cost=1),
+        RateRule("session-5min", 30, 300.0, methods=frozenset({"POST"}),
+                 path=r"/xrpc/com\.atproto\.server\.createSession$"),
+        RateRule("session-day", 300, 86400.0, methods=frozenset({"POST"}),
+                 path=r"/xrpc/com\.atproto\.server\.createSession$"),
+    )
 
     def __init__(self, *, identifier: str = "", app_password: str = "", handle: str = "",
                  web_url: str = "https://bsky.app", deterministic_rkeys: bool = True, find_pages: int = 3,
@@ -264,9 +266,10 @@ class BlueskyConnector(Connector):
         return self._adopt(session_from(response.data, self.credentials)).credentials
 
     def _adopt(self, session: Session) -> Session:
-        self.credentials = session.credentials
         if self.account_id and self.account_id != session.did:
+            self.credentials = session.credentials
             raise AuthExpired(MSG_LOGIN, detail=f"session is for {session.did}, not {self.account_id}")
+        self._credentials_changed(session.credentials)
         self.account_id = session.did
         self.handle = session.handle or self.handle
         if self.on_credentials is not None:
@@ -382,7 +385,7 @@ class BlueskyConnector(Connector):
         handle = clean_text(str(data.get("handle") or self.handle), 253)
         self.handle = handle or self.handle
         fields = {}
-        website = _safe_url(data.get("website"))
+        website = safe_url(data.get("website"))
         if website:
             fields["website"] = website
         pronouns = clean_text(str(data.get("pronouns") or ""), 100)
@@ -393,7 +396,7 @@ class BlueskyConnector(Connector):
             handle=f"@{handle}" if handle else did,
             display_name=clean_text(str(data.get("displayName") or ""), 200),
             url=f"{self.web_url}/profile/{handle or did}",
-            avatar_url=_safe_url(data.get("avatar")),
+            avatar_url=safe_url(data.get("avatar")),
             bio=clean_text(str(data.get("description") or ""), 5000),
             followers=self._as_int(data.get("followersCount")),
             following=self._as_int(data.get("followsCount")),
@@ -745,7 +748,7 @@ class BlueskyConnector(Connector):
             author=Author(external_id=did, handle=f"@{handle}" if handle else did,
                           display_name=clean_text(str(author.get("displayName") or ""), 200),
                           url=f"{self.web_url}/profile/{handle or did}" if (handle or did) else "",
-                          avatar_url=_safe_url(author.get("avatar"))),
+                          avatar_url=safe_url(author.get("avatar"))),
             text=str(record.get("text") or "") if isinstance(record.get("text"), str) else "",
             created_at=parse_time(record.get("createdAt")) or parse_time(view.get("indexedAt")),
             url=f"{self.web_url}/profile/{handle or did}/post/{rkey}" if rkey and (handle or did) else "",

@@ -20,12 +20,14 @@ from django.utils.translation import gettext_lazy as _
 from ..base import (
     Author,
     Connector,
+    Credentials,
     Interaction,
     InteractionBatch,
     InteractionKind,
     Limits,
     MediaItem,
     NetworkPost,
+    OAuthClient,
     PostMetrics,
     PostPayload,
     Profile,
@@ -33,7 +35,8 @@ from ..base import (
     Visibility,
 )
 from ..errors import Ambiguous, Permanent, Retryable
-from ..http import MSG_MALFORMED, ApiResponse, clean_text
+from ..http import MSG_MALFORMED, ApiResponse, clean_text, parse_time, safe_url
+from ..ratelimit import RateRule
 from .auth import normalize_base_url
 from .html import html_to_text, match_key
 
@@ -56,21 +59,6 @@ MSG_POST_UNREADABLE = _("The network accepted the post but its answer could not 
                         "whether it was published before trying again.")
 
 
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _safe_url(value: Any) -> str:
-    if not isinstance(value, str):
-        return ""
-    value = value.strip()
-    return value[:500] if urlsplit(value).scheme in ("http", "https") else ""
 
 
 def _id_key(value: str) -> tuple[int, str]:
@@ -83,10 +71,18 @@ class MastodonConnector(Connector):
     network = "mastodon"  # Network.MASTODON; a plain string so connectors import without the ORM
     supports_search = True
     supports_refresh = False  # Mastodon tokens do not expire; a revoked one means reconnect
+    supports_first_comment = True  # a reply with in_reply_to_id
+    # docs.joinmastodon.org/api/rate-limits: per account, 300 requests per 5 minutes on every
+    # endpoint; media uploads and deletions also 30 per 30 minutes.
+    rate_rules = (
+        RateRule("api", 300, 300.0),
+        RateRule("media", 30, 1800.0, methods=frozenset({"POST"}), path=r"/api/v[12]/media/?$"),
+        RateRule("delete", 30, 1800.0, methods=frozenset({"DELETE"}), path=r"/api/v1/statuses/[^/]+/?$"),
+    )
 
     def __init__(self, *, media_timeout: float = 60.0, media_poll_interval: float = 0.5,
                  find_pages: int = 5, interaction_pages: int = 5, context_threads: int = 10,
-                 context_days: float = 3.0, **kwargs):
+                 context_days: float = 3.0, oauth_client: OAuthClient | None = None, **kwargs):
         kwargs["base_url"] = normalize_base_url(kwargs.get("base_url", ""))
         super().__init__(**kwargs)
         self.media_timeout = media_timeout
@@ -96,8 +92,25 @@ class MastodonConnector(Connector):
         self.context_threads = context_threads
         self.context_days = context_days
         self.sleep = time.sleep
+        self.oauth_client = oauth_client  # the app, for the refresh grant (see refresh_credentials)
         self._limits: Limits | None = None
         self._batch_lookup = True  # GET /api/v1/statuses?id[]= (Mastodon 4.3+); off after a 404
+
+    # -- sign-in ------------------------------------------------------------------------------
+
+    def needs_refresh(self, margin: timedelta = timedelta(minutes=10), now: datetime | None = None) -> bool:
+        return bool(self.oauth_client and self.credentials.refresh_token) and self.credentials.expires_within(margin, now)
+
+    def refresh_credentials(self) -> Credentials:
+        """Stock Mastodon tokens never expire. A server that issues refresh tokens (Doorkeeper's
+        ``use_refresh_token``) renews them with the refresh grant, given the app's client."""
+        if self.oauth_client is None or not self.credentials.refresh_token:
+            return super().refresh_credentials()
+        from .auth import refresh
+
+        fresh = refresh(self.oauth_client, self.credentials, http_config=self.http.config)
+        self._credentials_changed(fresh)
+        return fresh
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -123,8 +136,8 @@ class MastodonConnector(Connector):
             external_id=self.account_id,
             handle=f"@{clean_text(str(account.get('username', '')), 100)}@{self.domain}",
             display_name=clean_text(str(account.get("display_name") or ""), 200),
-            url=_safe_url(account.get("url")),
-            avatar_url=_safe_url(account.get("avatar_static") or account.get("avatar")),
+            url=safe_url(account.get("url")),
+            avatar_url=safe_url(account.get("avatar_static") or account.get("avatar")),
             bio=html_to_text(account.get("note")),
             followers=self._as_int(account.get("followers_count")),
             following=self._as_int(account.get("following_count")),
@@ -566,8 +579,8 @@ class MastodonConnector(Connector):
             external_id=clean_text(str(account.get("id") or ""), 64),
             handle=f"@{acct}" if acct else "",
             display_name=clean_text(str(account.get("display_name") or ""), 200),
-            url=_safe_url(account.get("url")),
-            avatar_url=_safe_url(account.get("avatar_static") or account.get("avatar")),
+            url=safe_url(account.get("url")),
+            avatar_url=safe_url(account.get("avatar_static") or account.get("avatar")),
         )
         html = status.get("content") if isinstance(status.get("content"), str) else ""
         attachments = status.get("media_attachments") if isinstance(status.get("media_attachments"), list) else []
@@ -576,7 +589,7 @@ class MastodonConnector(Connector):
             author=author,
             text=html_to_text(html),
             created_at=parse_time(status.get("created_at")),
-            url=_safe_url(status.get("url") or status.get("uri")),
+            url=safe_url(status.get("url") or status.get("uri")),
             html=html,
             content_warning=clean_text(str(status.get("spoiler_text") or ""), 1000),
             language=clean_text(str(status.get("language") or ""), 16),
@@ -590,7 +603,7 @@ class MastodonConnector(Connector):
         )
 
     def _ref(self, status: dict) -> PublishedRef:
-        return PublishedRef(external_id=str(status["id"]), url=_safe_url(status.get("url") or status.get("uri")),
+        return PublishedRef(external_id=str(status["id"]), url=safe_url(status.get("url") or status.get("uri")),
                             published_at=parse_time(status.get("created_at")))
 
     @staticmethod

@@ -48,6 +48,13 @@ def test_429_with_ratelimit_reset_is_rate_limited(bluesky, fake_bluesky):
     assert blocked is not None and blocked > _now() + timedelta(seconds=100)
     # A rate-limited create never triggers the "already published?" check.
     assert fake_bluesky.requests_to("com.atproto.repo.getRecord") == []
+    # Until the reset the connector does not even send: it knows the answer (ratelimit.py).
+    sent = len(fake_bluesky.requests_to("com.atproto.repo.createRecord"))
+    with pytest.raises(RateLimited) as again:
+        bluesky.publish(PostPayload(text="hola", marker="m"))
+    assert again.value.detail.startswith("not sent") and 115 <= again.value.retry_after <= 121
+    assert len(fake_bluesky.requests_to("com.atproto.repo.createRecord")) == sent
+    bluesky.http.rate_book = type(bluesky.http.rate_book)()  # the window has reset
     assert bluesky.publish(PostPayload(text="hola", marker="m")).external_id
 
 

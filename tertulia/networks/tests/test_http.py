@@ -424,3 +424,21 @@ def test_messages_are_translated_when_read():
         english = str(http_error.user_message)
     assert english == "We could not reach the network's server. We will try again."
     assert spanish != english and "servidor" in spanish
+
+
+@pytest.mark.parametrize("address, public", [
+    ("93.184.216.34", True), ("2606:2800:220:1:248:1893:25c8:1946", True),
+    ("10.0.0.1", False), ("169.254.169.254", False), ("127.0.0.1", False), ("::1", False), ("0.0.0.0", False),
+    ("::ffff:169.254.169.254", False),  # IPv4-mapped
+    ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
+    ("64:ff9b::5db8:d822", True),  # NAT64 of 93.184.216.34
+    ("2002:a9fe:a9fe::1", False),  # 6to4 of 169.254.169.254
+    ("2002:0a00:0001::1", False),  # 6to4 of 10.0.0.1
+    ("ff02::1", False), ("224.0.0.1", False),
+])
+def test_private_addresses_are_refused_in_every_spelling(address, public):
+    import ipaddress
+
+    from tertulia.networks.http import is_public_address
+
+    assert is_public_address(ipaddress.ip_address(address)) is public

@@ -115,3 +115,41 @@ def test_refresh_is_not_offered():
 ])
 def test_server_addresses_as_people_type_them(typed, expected):
     assert normalize_base_url(typed) == expected
+
+
+def test_refresh_grant_rotates_tokens_and_invalid_grant_means_reconnect(fake_mastodon, mastodon_http_config):
+    """Servers with Doorkeeper's refresh tokens (not stock Mastodon): the refresh grant renews
+    the sign-in, an answer's refresh token replaces the old one, a dead one is AuthExpired."""
+    from datetime import datetime, timedelta, timezone
+
+    from tertulia.networks.base import Credentials, PostPayload
+    from tertulia.networks.errors import AuthExpired
+    from tertulia.networks.mastodon import MastodonConnector
+    from tertulia.networks.mastodon import auth as mastodon_auth
+
+    fake_mastodon.token_ttl = 7200
+    client = mastodon_auth.register_app(fake_mastodon.base_url, client_name="Tertulia",
+                                        redirect_uri="https://tertulia.example/cb", http_config=mastodon_http_config)
+    import urllib.parse
+
+    import httpx
+
+    request = mastodon_auth.authorization_request(client)
+    location = httpx.get(request.url, follow_redirects=False).headers["location"]
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
+    first = mastodon_auth.exchange_code(client, code, code_verifier=request.code_verifier,
+                                        http_config=mastodon_http_config)
+    assert first.refresh_token and first.expires_at > datetime.now(timezone.utc) + timedelta(hours=1)
+    stored = []
+    with MastodonConnector(base_url=fake_mastodon.base_url, credentials=first, http_config=mastodon_http_config,
+                           oauth_client=client, credentials_listener=stored.append) as connector:
+        assert connector.needs_refresh(timedelta(hours=3)) and not connector.needs_refresh(timedelta(minutes=5))
+        fresh = connector.refresh_credentials()
+        assert stored == [fresh] and connector.credentials == fresh
+        assert fresh.access_token != first.access_token and fresh.refresh_token != first.refresh_token
+        assert connector.publish(PostPayload(text="renovado")).external_id  # the new token works
+    assert first.access_token in fake_mastodon.revoked  # the old access token was replaced
+    with pytest.raises(AuthExpired):  # the spent refresh token is dead: reconnect
+        mastodon_auth.refresh(client, first, http_config=mastodon_http_config)
+    with pytest.raises(AuthExpired):
+        mastodon_auth.refresh(client, Credentials(access_token="x"), http_config=mastodon_http_config)

@@ -35,6 +35,13 @@ def test_429_with_reset_headers_is_rate_limited(mastodon, fake_mastodon):
     assert fake_mastodon.own_statuses() == []
     blocked = mastodon.http.blocked_until("POST /api/v1/statuses")
     assert blocked is not None and blocked > _now() + timedelta(seconds=100)
+    # Until the reset the connector does not send at all (ratelimit.py): nothing reaches the server.
+    sent = len(fake_mastodon.requests_to("POST", "/api/v1/statuses"))
+    with pytest.raises(RateLimited) as again:
+        mastodon.publish(PostPayload(text="hola", marker="m"))
+    assert again.value.detail.startswith("not sent") and 115 <= again.value.retry_after <= 121
+    assert len(fake_mastodon.requests_to("POST", "/api/v1/statuses")) == sent
+    mastodon.http.rate_book = type(mastodon.http.rate_book)()  # the window has reset
     assert mastodon.publish(PostPayload(text="hola", marker="m")).external_id  # the fault was one-off
 
 

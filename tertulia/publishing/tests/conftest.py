@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from huey.contrib.djhuey import HUEY
 
+from tests.fakes.bluesky_plugin import fake_bluesky  # noqa: F401
 from tests.fakes.pytest_plugin import fake_mastodon  # noqa: F401
 
 
@@ -30,9 +31,16 @@ def publishing_settings(settings):
         "HTTP": {"connect_timeout": 2.0, "read_timeout": 0.6, "write_timeout": 2.0,
                  "allow_private_networks": True},
     }
+    from tertulia.networks.ratelimit import BUCKETS
+    from tertulia.publishing.engine import RATE_BOOK
+
     HUEY.flush()
+    BUCKETS.clear()
+    RATE_BOOK._states.clear()
     yield settings.PUBLISHING
     HUEY.flush()
+    BUCKETS.clear()
+    RATE_BOOK._states.clear()
 
 
 @pytest.fixture
@@ -59,9 +67,25 @@ def account(ctx, brand, fake_mastodon):  # noqa: F811
 
 
 @pytest.fixture
+def bluesky_account(ctx, brand, fake_bluesky):  # noqa: F811
+    """The fake PDS's own account, with its session (access and refresh JWTs) stored."""
+    from tertulia.networks.bluesky import jwt_expiry
+    from tertulia.networks.models import SocialAccount
+    from tertulia.networks.services import do_add_account
+
+    account = do_add_account(ctx, brand, network="bluesky", handle=fake_bluesky.own_handle,
+                             access_token=fake_bluesky.access_jwt, refresh_token=fake_bluesky.refresh_jwt,
+                             base_url=fake_bluesky.base_url, external_id=fake_bluesky.own_did)
+    SocialAccount.objects.filter(pk=account.pk).update(token_expires_at=jwt_expiry(fake_bluesky.access_jwt))
+    account.refresh_from_db()
+    return account
+
+
+@pytest.fixture
 def make_target(ctx, brand, account):
     """An approved post for the account; scheduled (without queuing a task) when ``due_at``."""
-    from tertulia.content.services import do_approve_post, do_create_post
+    from tertulia.content.approvals import do_mark_approved
+    from tertulia.content.services import do_create_post
 
     counter = {"n": 0}
 
@@ -69,7 +93,7 @@ def make_target(ctx, brand, account):
         counter["n"] += 1
         post = do_create_post(ctx, brand, text=text or f"Hola desde Tertulia, post {counter['n']}",
                               accounts=accounts or [account], scheduled_at=due_at, submit=True)
-        do_approve_post(ctx, post)
+        do_mark_approved(ctx, post)
         return post.targets.select_related("account", "post", "brand").get()
 
     return make

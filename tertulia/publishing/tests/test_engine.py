@@ -7,6 +7,7 @@ import time
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import F
 from django.utils import translation
 from huey.contrib.djhuey import HUEY
 
@@ -417,3 +418,42 @@ def test_a_missing_attachment_needs_attention_and_nothing_is_sent(make_target, f
     assert target.last_error.startswith("An attached file is missing")
     assert "FileNotFoundError" in _log(target)[0].error_detail
     assert fake_mastodon.requests_to("POST", "/api/v2/media") == [] and _posts(fake_mastodon) == []
+
+
+def test_a_later_check_still_searches_from_the_first_attempt(make_target, fake_mastodon):
+    """The post went out half an hour ago but the answer was lost, and the first check failed
+    too. The next check must search the network back to the first attempt, not to the previous
+    check: otherwise it misses the post and sends it a second time."""
+    fake_mastodon.inject("POST /api/v1/statuses", Fault.drop_after())
+    fake_mastodon.inject("GET /api/v1/accounts/verify_credentials", Fault.server_error(503), times=2)
+    target = make_target(due_at=now() - timedelta(seconds=1))
+    assert tasks.publish_target.call_local(target.pk, target.version) == "unconfirmed"
+    # Age the first attempt and the status it created by 30 minutes.
+    (status,) = fake_mastodon.own_statuses()
+    status["created_at"] -= timedelta(minutes=30)
+    DeliveryAttempt.objects.filter(target=target).update(started_at=F("started_at") - timedelta(minutes=30))
+    target.refresh_from_db()
+    PostTarget.objects.filter(pk=target.pk).update(lease_expires_at=db_now() - timedelta(seconds=1))
+    assert tasks.reconcile_target.call_local(target.pk, target.version) == "unconfirmed"  # the second 503
+    drain(target)
+    assert target.state == S.PUBLISHED
+    assert [a.outcome for a in _log(target)] == ["unconfirmed", "unconfirmed", "found"]
+    assert len(fake_mastodon.own_statuses()) == 1 and len(_posts(fake_mastodon)) == 1
+
+
+def test_a_network_that_can_never_confirm_hands_the_post_to_a_person(make_target, fake_mastodon):
+    """No blind re-post and no target spinning in ``publishing`` for ever: after MAX_ATTEMPTS
+    checks that could not tell, the post needs attention and the team is told."""
+    fake_mastodon.inject("POST /api/v1/statuses", Fault.drop_after())
+    fake_mastodon.inject("GET /api/v1/accounts/verify_credentials", Fault.server_error(503), times=None)
+    target = make_target(due_at=now() - timedelta(seconds=1))
+    assert tasks.publish_target.call_local(target.pk, target.version) == "unconfirmed"
+    drain(target)
+    assert target.state == S.NEEDS_ATTENTION
+    outcomes = [a.outcome for a in _log(target)]
+    assert outcomes[-1] == "needs_attention" and outcomes.count("unconfirmed") == 4  # MAX_ATTEMPTS in the fixture
+    assert "could not confirm whether this post went out" in target.last_error
+    assert len(_posts(fake_mastodon)) == 1  # sent once, never again
+    from tertulia.core.models import Notification
+
+    assert Notification.objects.filter(kind="publishing.needs_attention", brand=target.brand).exists()

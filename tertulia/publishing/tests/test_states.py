@@ -33,7 +33,8 @@ def test_the_graph_is_the_one_in_the_design():
                  (S.PUBLISHING, S.FAILED), (S.PUBLISHING, S.NEEDS_ATTENTION), (S.SCHEDULED, S.CANCELED)]:
         assert states.allowed(a, b), (a, b)
     assert set(states.ALLOWED) == set(ALL)
-    assert states.ALLOWED[S.PUBLISHED] == frozenset()
+    assert states.ALLOWED[S.PUBLISHED] == frozenset({S.DELETED})  # only deletion.do_delete_published
+    assert states.ALLOWED[S.DELETED] == frozenset()
     # Never straight to the network without a claim, and never cancel a call in flight.
     for source in set(ALL) - {S.SCHEDULED, S.PUBLISHING}:
         assert not states.allowed(source, S.PUBLISHING)

@@ -1,0 +1,509 @@
+"""Calendar pages: the brand calendar (month, week, list), the calendar across brands, moving a
+post, the weekly topic plan, key dates, the private iCal feed and CSV export/import.
+
+Thin: the brand comes from ``brand_view`` (404 for strangers), rows through ``for_user`` and
+the brand, and every write through a service (``calendar``, ``planning``, ``ical``,
+``csv_io``). Query parameters are checked; a bad one is ignored with a note, never a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from tertulia.core import roles
+from tertulia.core.models import Brand
+from tertulia.core.scoping import brands_for, permissions_in
+from tertulia.core.services import Ctx
+from tertulia.core.views import _apply_errors, brand_view
+from tertulia.networks.models import Network
+from tertulia.strategy.models import ContentPillar
+
+from . import calendar as cal
+from . import csv_io, ical, planning
+from .models import CalendarFeedToken, Campaign, KeyDate, Post, WeekTheme
+
+LIST_PAGE = 50
+MOVABLE = (Post.State.DRAFT, Post.State.PENDING_APPROVAL, Post.State.CHANGES_REQUESTED, Post.State.APPROVED,
+           Post.State.SCHEDULED)
+
+
+# --- Parameters ------------------------------------------------------------------------------
+
+def _view_and_anchor(request, today: date) -> tuple[str, date, list[str]]:
+    notes = []
+    view = request.GET.get("view", "month")
+    if view not in cal.VIEWS:
+        notes.append(_("Unknown view; showing the month."))
+        view = "month"
+    anchor = today
+    raw = request.GET.get("date", "")
+    if raw:
+        parsed = cal.parse_date(raw)
+        if parsed is None or not (planning.MIN_DATE <= parsed <= planning.MAX_DATE):
+            notes.append(_("That date is not valid; showing today."))
+        else:
+            anchor = parsed
+    return view, anchor, notes
+
+
+def _span(view: str, anchor: date) -> tuple[date, date, date, date]:
+    """(first day, last day, previous anchor, next anchor) of the period shown."""
+    if view == "week":
+        start = cal.week_start(anchor)
+        return start, start + timedelta(days=6), start - timedelta(days=7), start + timedelta(days=7)
+    first = anchor.replace(day=1)
+    prev_month = (first - timedelta(days=1)).replace(day=1)
+    next_month = (first + timedelta(days=32)).replace(day=1)
+    if view == "list":
+        return first, next_month - timedelta(days=1), prev_month, next_month
+    start, end = cal.month_range(anchor)
+    return start, end, prev_month, next_month
+
+
+def _query(**params) -> str:
+    return "?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+def _calendar_context(request, brands, tz, *, brand=None):
+    today = timezone.now().astimezone(tz).date()
+    view, anchor, notes = _view_and_anchor(request, today)
+    filters = cal.parse_filters(request.GET, brands)
+    notes += filters.notes
+    first, last, prev_anchor, next_anchor = _span(view, anchor)
+    lo, hi = cal.day_bounds(first, last, tz)
+    posts = list(cal.posts_between(request.user, brands, lo, hi, filters))
+    entries = [cal.entry(p, tz) for p in posts]
+    key_dates = list(KeyDate.objects.for_user(request.user).filter(brand__in=brands, date__gte=first, date__lte=last)
+                     .select_related("brand"))
+    campaigns = list(cal.campaigns_overlapping(request.user, brands, first, last).select_related("brand"))
+    themes = list(WeekTheme.objects.for_user(request.user)
+                  .filter(brand__in=brands, week_start__gte=cal.week_start(first), week_start__lte=last)
+                  .select_related("pillar", "campaign", "brand"))
+    kept = filters.as_query()
+    ctx = {
+        "view": view, "anchor": anchor, "today": today, "first": first, "last": last, "notes": notes,
+        "filters": filters, "entries": entries, "key_dates": key_dates, "campaigns": campaigns, "themes": themes,
+        "tz_name": tz.key,
+        "q_prev": _query(view=view, date=prev_anchor.isoformat(), **kept),
+        "q_next": _query(view=view, date=next_anchor.isoformat(), **kept),
+        "q_today": _query(view=view, **kept),
+        "q_views": [(v, label, _query(view=v, date=anchor.isoformat(), **kept))
+                    for v, label in (("month", _("Month")), ("week", _("Week")), ("list", _("List")))],
+        "q_export": _query(view=view, date=anchor.isoformat(), **kept),
+        "networks": Network.choices, "states": Post.State.choices,
+        "pillars": list(ContentPillar.objects.for_user(request.user).filter(brand__in=brands)
+                        .select_related("brand").order_by("-target_share", "name")),
+        "all_campaigns": list(Campaign.objects.for_user(request.user).filter(brand__in=brands).order_by("name")[:200]),
+        "authors": _authors(brands),
+        "section_key": "calendar",
+    }
+    if view == "list":
+        ctx["page"] = Paginator(entries, LIST_PAGE).get_page(request.GET.get("page"))
+    else:
+        weeks = cal.grid(first, last, anchor, entries, key_dates, campaigns, today)
+        by_week = {}
+        for t in themes:
+            by_week.setdefault(t.week_start, []).append(t)
+        ctx["weeks"] = [{"days": w, "themes": by_week.get(w[0].day, [])} for w in weeks]
+        ctx["weekdays"] = [d.day for d in weeks[0]] if weeks else []
+    ctx["posts"] = posts
+    return ctx
+
+
+def _authors(brands):
+    from tertulia.core.models import User
+
+    return list(User.objects.filter(memberships__brand__in=brands).distinct().order_by("first_name", "username")[:200])
+
+
+# --- Calendar pages ---------------------------------------------------------------------------
+
+@brand_view()
+def calendar_page(request, brand):
+    brands = Brand.objects.filter(pk=brand.pk)
+    ctx = _calendar_context(request, brands, brand.tzinfo, brand=brand)
+    perms = permissions_in(request.user, brand)
+    ctx.update({
+        "brand": brand, "cross_brand": False, "can_compose": roles.COMPOSE in perms,
+        "movable": MOVABLE, "mix": cal.pillar_mix(ctx["posts"], ctx["pillars"]),
+        "feed_links": CalendarFeedToken.objects.filter(brand=brand, user=request.user, revoked_at__isnull=True).count(),
+    })
+    return render(request, "content/calendar/calendar.html", ctx)
+
+
+@login_required
+def calendar_all(request):
+    """Every brand the user can view, in the user's own time zone."""
+    brands = brands_for(request.user)
+    tz = _user_tz(request.user)
+    ctx = _calendar_context(request, brands, tz)
+    ctx.update({"brand": None, "cross_brand": True, "can_compose": False, "movable": (), "mix": None})
+    return render(request, "content/calendar/calendar.html", ctx)
+
+
+def _user_tz(user):
+    import zoneinfo
+
+    try:
+        return zoneinfo.ZoneInfo(getattr(user, "timezone", "") or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+# --- Moving a post ----------------------------------------------------------------------------
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "") or bool(getattr(request, "htmx", False))
+
+
+def _back(request, brand):
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("section_calendar", brand.pk)
+
+
+@brand_view(roles.COMPOSE)
+@require_POST
+def post_move(request, brand, post_id):
+    post = get_object_or_404(Post.objects.for_user(request.user, roles.COMPOSE).select_related("brand"),
+                             pk=post_id, brand=brand)
+    day = cal.parse_date(request.POST.get("date", ""))
+    raw_time = request.POST.get("time", "").strip()
+    version = cal._int(request.POST.get("version", ""))
+    error = None
+    if day is None or not (planning.MIN_DATE <= day <= planning.MAX_DATE):
+        error = _("Choose a valid date.")
+    moment = None
+    if error is None:
+        if raw_time:
+            try:
+                moment = datetime.strptime(raw_time[:8], "%H:%M" if len(raw_time) <= 5 else "%H:%M:%S").time()
+            except ValueError:
+                error = _("Choose a valid time.")
+        elif post.scheduled_at is not None:
+            moment = post.scheduled_at.astimezone(brand.tzinfo).time().replace(tzinfo=None)
+        else:
+            moment = time(9, 0)
+    moved = None
+    if error is None:
+        try:
+            moved = cal.do_reschedule_post(Ctx.from_request(request), post, datetime.combine(day, moment),
+                                           version=version)
+        except (ValidationError, PermissionDenied) as exc:
+            error = " ".join(exc.messages) if isinstance(exc, ValidationError) else (str(exc) or _(
+                "You do not have permission to do that."))
+    if moved is not None:
+        local = moved.scheduled_at.astimezone(brand.tzinfo)
+        message = _("Post moved to %(when)s.") % {"when": local.strftime("%Y-%m-%d %H:%M")}
+    if _wants_json(request):
+        if error:
+            return JsonResponse({"ok": False, "message": error}, status=422)
+        return JsonResponse({"ok": True, "message": message, "version": moved.version,
+                             "local": local.isoformat(), "date": local.date().isoformat(),
+                             "time": local.strftime("%H:%M")})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, message)
+    return _back(request, brand)
+
+
+# --- Weekly topic plan -----------------------------------------------------------------------
+
+class _BrandChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.name
+
+
+class WeekThemeForm(forms.Form):
+    week_start = forms.DateField(label=gettext_lazy("Week (any day of it)"),
+                                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                                 input_formats=["%Y-%m-%d", "%d/%m/%Y"])
+    theme = forms.CharField(label=gettext_lazy("Theme"), max_length=300)
+    notes = forms.CharField(label=gettext_lazy("Notes"), required=False, max_length=4000,
+                            widget=forms.Textarea(attrs={"rows": 3}))
+    pillar = _BrandChoice(label=gettext_lazy("Pillar"), required=False, queryset=ContentPillar.objects.none())
+    campaign = _BrandChoice(label=gettext_lazy("Campaign"), required=False, queryset=Campaign.objects.none())
+
+    def __init__(self, *args, brand, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pillar"].queryset = ContentPillar.objects.filter(brand=brand).order_by("name")
+        self.fields["campaign"].queryset = Campaign.objects.filter(brand=brand).order_by("name")
+
+
+class KeyDateForm(forms.Form):
+    date = forms.DateField(label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                           input_formats=["%Y-%m-%d", "%d/%m/%Y"])
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
+    notes = forms.CharField(label=gettext_lazy("Notes"), required=False, max_length=2000,
+                            widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _theme(request, brand, theme_id, permission=roles.VIEW) -> WeekTheme:
+    return get_object_or_404(WeekTheme.objects.for_user(request.user, permission).select_related("brand"),
+                             pk=theme_id, brand=brand)
+
+
+def _key_date(request, brand, key_date_id, permission=roles.VIEW) -> KeyDate:
+    return get_object_or_404(KeyDate.objects.for_user(request.user, permission).select_related("brand"),
+                             pk=key_date_id, brand=brand)
+
+
+PLAN_WEEKS = 5
+
+
+@brand_view()
+def week_plan(request, brand):
+    tz = brand.tzinfo
+    today = timezone.now().astimezone(tz).date()
+    notes = []
+    first = cal.week_start(today)
+    raw = request.GET.get("week", "")
+    if raw:
+        parsed = cal.parse_date(raw)
+        if parsed is None or not (planning.MIN_DATE <= parsed <= planning.MAX_DATE):
+            notes.append(_("That date is not valid; showing this week."))
+        else:
+            first = cal.week_start(parsed)
+    can_compose = roles.COMPOSE in permissions_in(request.user, brand)
+    planned = cal.parse_date(request.GET.get("plan", ""))
+    if planned is None or not (planning.MIN_DATE <= planned <= planning.MAX_DATE):
+        planned = first
+    form = WeekThemeForm(brand=brand, initial={"week_start": cal.week_start(planned)})
+    if request.method == "POST":
+        if not can_compose:
+            raise PermissionDenied
+        form = WeekThemeForm(request.POST, brand=brand)
+        if form.is_valid():
+            try:
+                theme = planning.do_save_week_theme(Ctx.from_request(request), brand, **form.cleaned_data)
+            except (ValidationError, PermissionDenied) as exc:
+                if isinstance(exc, ValidationError):
+                    _apply_errors(form, exc)
+                else:
+                    form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Theme saved."))
+                return redirect(reverse("week_plan", args=[brand.pk]) + _query(week=theme.week_start.isoformat()))
+    weeks = planning.weeks_ahead(first, PLAN_WEEKS)
+    last = weeks[-1] + timedelta(days=6)
+    lo, hi = cal.day_bounds(first, last, tz)
+    posts = list(cal.posts_between(request.user, Brand.objects.filter(pk=brand.pk), lo, hi)
+                 .exclude(state=Post.State.CANCELED))
+    pillars = list(ContentPillar.objects.for_user(request.user).filter(brand=brand).order_by("-target_share", "name"))
+    themes = list(WeekTheme.objects.for_user(request.user).filter(brand=brand, week_start__in=weeks)
+                  .select_related("pillar", "campaign"))
+    key_dates = list(KeyDate.objects.for_user(request.user).filter(brand=brand, date__gte=first, date__lte=last))
+    rows = []
+    for monday in weeks:
+        sunday = monday + timedelta(days=6)
+        week_posts = [p for p in posts if monday <= p.scheduled_at.astimezone(tz).date() <= sunday]
+        rows.append({
+            "monday": monday, "sunday": sunday, "is_current": monday <= today <= sunday,
+            "themes": [t for t in themes if t.week_start == monday],
+            "key_dates": [k for k in key_dates if monday <= k.date <= sunday],
+            "posts": len(week_posts),
+            "mix": cal.pillar_mix(week_posts, pillars),
+            "q_calendar": _query(view="week", date=monday.isoformat()),
+            "q_plan": _query(week=first.isoformat(), plan=monday.isoformat()),
+        })
+    return render(request, "content/calendar/week_plan.html", {
+        "brand": brand, "rows": rows, "form": form, "can_compose": can_compose, "notes": notes,
+        "q_prev": _query(week=(first - timedelta(weeks=PLAN_WEEKS)).isoformat()),
+        "q_next": _query(week=(first + timedelta(weeks=PLAN_WEEKS)).isoformat()),
+        "section_key": "calendar",
+    })
+
+
+@brand_view(roles.COMPOSE)
+def week_theme_edit(request, brand, theme_id):
+    theme = _theme(request, brand, theme_id, roles.COMPOSE)
+    initial = {"week_start": theme.week_start, "theme": theme.theme, "notes": theme.notes, "pillar": theme.pillar,
+               "campaign": theme.campaign}
+    form = WeekThemeForm(request.POST or None, brand=brand, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            planning.do_save_week_theme(Ctx.from_request(request), brand, theme, **form.cleaned_data)
+        except (ValidationError, PermissionDenied) as exc:
+            if isinstance(exc, ValidationError):
+                _apply_errors(form, exc)
+            else:
+                form.add_error(None, str(exc))
+            theme.refresh_from_db()
+        else:
+            messages.success(request, _("Theme saved."))
+            return redirect(reverse("week_plan", args=[brand.pk]) + _query(week=theme.week_start.isoformat()))
+    return render(request, "content/calendar/theme_form.html", {
+        "brand": brand, "theme": theme, "form": form, "section_key": "calendar",
+    })
+
+
+@brand_view(roles.COMPOSE)
+@require_POST
+def week_theme_delete(request, brand, theme_id):
+    theme = _theme(request, brand, theme_id, roles.COMPOSE)
+    week = theme.week_start
+    planning.do_delete_week_theme(Ctx.from_request(request), theme)
+    messages.success(request, _("Theme deleted."))
+    return redirect(reverse("week_plan", args=[brand.pk]) + _query(week=week.isoformat()))
+
+
+# --- Key dates ---------------------------------------------------------------------------------
+
+@brand_view()
+def key_date_list(request, brand):
+    can_compose = roles.COMPOSE in permissions_in(request.user, brand)
+    form = KeyDateForm()
+    if request.method == "POST":
+        if not can_compose:
+            raise PermissionDenied
+        form = KeyDateForm(request.POST)
+        if form.is_valid():
+            try:
+                planning.do_save_key_date(Ctx.from_request(request), brand, **form.cleaned_data)
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, _("Key date saved."))
+                return redirect("key_date_list", brand.pk)
+    today = timezone.now().astimezone(brand.tzinfo).date()
+    show_past = request.GET.get("past") == "1"
+    qs = KeyDate.objects.for_user(request.user).filter(brand=brand)
+    qs = qs.order_by("-date", "-pk") if show_past else qs.filter(date__gte=today).order_by("date", "pk")
+    if show_past:
+        qs = qs.filter(date__lt=today)
+    page = Paginator(qs, LIST_PAGE).get_page(request.GET.get("page"))
+    return render(request, "content/calendar/key_date_list.html", {
+        "brand": brand, "page": page, "form": form, "can_compose": can_compose, "show_past": show_past,
+        "section_key": "calendar",
+    })
+
+
+@brand_view(roles.COMPOSE)
+def key_date_edit(request, brand, key_date_id):
+    key_date = _key_date(request, brand, key_date_id, roles.COMPOSE)
+    form = KeyDateForm(request.POST or None,
+                       initial={"date": key_date.date, "name": key_date.name, "notes": key_date.notes})
+    if request.method == "POST" and form.is_valid():
+        try:
+            planning.do_save_key_date(Ctx.from_request(request), brand, key_date, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+            key_date.refresh_from_db()
+        else:
+            messages.success(request, _("Key date saved."))
+            return redirect("key_date_list", brand.pk)
+    return render(request, "content/calendar/key_date_form.html", {
+        "brand": brand, "key_date": key_date, "form": form, "section_key": "calendar",
+    })
+
+
+@brand_view(roles.COMPOSE)
+@require_POST
+def key_date_delete(request, brand, key_date_id):
+    key_date = _key_date(request, brand, key_date_id, roles.COMPOSE)
+    planning.do_delete_key_date(Ctx.from_request(request), key_date)
+    messages.success(request, _("Key date deleted."))
+    return redirect("key_date_list", brand.pk)
+
+
+# --- Private iCal feed ------------------------------------------------------------------------
+
+@brand_view()
+@require_POST
+def calendar_feed_create(request, brand):
+    token, raw = ical.do_create_feed_token(Ctx.from_request(request), brand)
+    response = render(request, "content/calendar/feed_created.html", {
+        "brand": brand, "url": ical.feed_url(raw), "section_key": "calendar",
+    })
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@brand_view()
+@require_POST
+def calendar_feed_revoke(request, brand):
+    ctx = Ctx.from_request(request)
+    tokens = CalendarFeedToken.objects.filter(brand=brand, user=request.user, revoked_at__isnull=True)
+    count = 0
+    for token in tokens.select_related("brand"):
+        ical.do_revoke_feed_token(ctx, token)
+        count += 1
+    if count:
+        messages.success(request, _("Your calendar links for this brand no longer work."))
+    else:
+        messages.info(request, _("You had no calendar links for this brand."))
+    return redirect("section_calendar", brand.pk)
+
+
+def calendar_ical(request, calendar_token):
+    """The public feed: the URL is the credential. Unknown, revoked, or its member gone: 404."""
+    token = ical.resolve(calendar_token)
+    if token is None:
+        raise Http404
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    response = HttpResponse(ical.build(token), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="calendar.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- CSV export and import --------------------------------------------------------------------
+
+@brand_view()
+def calendar_export(request, brand):
+    tz = brand.tzinfo
+    today = timezone.now().astimezone(tz).date()
+    view, anchor, _notes = _view_and_anchor(request, today)
+    filters = cal.parse_filters(request.GET, Brand.objects.filter(pk=brand.pk))
+    first, last, _p, _n = _span(view, anchor)
+    lo, hi = cal.day_bounds(first, last, tz)
+    posts = cal.posts_between(request.user, Brand.objects.filter(pk=brand.pk), lo, hi, filters)
+    response = HttpResponse(csv_io.export_csv(posts, tz), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="calendar-{brand.pk}-{first:%Y%m%d}-{last:%Y%m%d}.csv"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("CSV file"),
+                           help_text=gettext_lazy("At most 2 MB and 2,000 rows; separated by commas or semicolons."),
+                           widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}))
+    submit_for_review = forms.BooleanField(label=gettext_lazy("Submit the posts for review"), required=False)
+
+
+@brand_view(roles.COMPOSE)
+def calendar_import(request, brand):
+    form = ImportForm()
+    result = None
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            result = csv_io.do_import_posts(Ctx.from_request(request), brand, form.cleaned_data["file"],
+                                            submit=form.cleaned_data["submit_for_review"])
+            if result.problem:
+                form.add_error("file", result.problem)
+            elif result.created and not result.errors:
+                messages.success(request, _("All %(count)s posts were imported.") % {"count": len(result.created)})
+    return render(request, "content/calendar/import.html", {
+        "brand": brand, "form": form, "result": result, "columns": csv_io.COLUMNS, "section_key": "calendar",
+    })
