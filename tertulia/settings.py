@@ -155,6 +155,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")} if envbool(
         "TERTULIA_TEST_SQLITE_FILE"
     ) else {}
+else:
+    # PostgreSQL: keep connections between requests and jobs (a consumer thread would
+    # otherwise open one per post), checked before reuse.
+    DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", "60")
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"

@@ -510,7 +510,7 @@ def client_approval_counts(link: ReviewLink) -> bool:
 
 @transaction.atomic
 def do_client_comment(link: ReviewLink, body: str, *, ip: str | None = None) -> PostComment:
-    link = ReviewLink.objects.select_for_update().select_related("post", "brand").get(pk=link.pk)
+    link = ReviewLink.objects.select_for_update(of=("self",)).select_related("post", "brand").get(pk=link.pk)
     if not is_valid(link):
         raise PermissionDenied(_("This link is no longer valid."))
     body = _clean_body(body)
@@ -529,7 +529,8 @@ def do_client_approve(link: ReviewLink, *, version: int | None, note_text: str =
                       ip: str | None = None) -> tuple[Post, bool]:
     """The client approves the post they were sent. Returns the post and whether the approval
     moved it (see the module's docstring for the rule); the link is used up either way."""
-    link = ReviewLink.objects.select_for_update().select_related("post", "brand", "created_by").get(pk=link.pk)
+    link = ReviewLink.objects.select_for_update(of=("self",)).select_related("post", "brand", "created_by").get(
+        pk=link.pk)
     if not is_valid(link):
         raise PermissionDenied(_("This link is no longer valid."))
     post = link.post

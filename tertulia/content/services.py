@@ -70,6 +70,9 @@ def do_create_post(ctx: Ctx, brand, *, text: str, accounts: Sequence[SocialAccou
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": _("Write something first.")})
+    if "\x00" in text or any("\x00" in (v or "") for v in (variants or {}).values()):
+        # As the composer: a NUL is never text, and PostgreSQL cannot store it.
+        raise ValidationError({"text": _("Null characters are not allowed.")})
     if format not in Post.Format.values:
         raise ValidationError({"format": _("Unknown format.")})
     accounts = list(accounts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -77,7 +78,9 @@ def test_hostile_text_still_makes_a_valid_calendar(brand_a):
     c = build(brand_a)
     _token, raw = ical.do_create_feed_token(c.owner, c.brand)
     nasty = ("Hola;mundo,con\r\nCRLF y\rCR\nEND:VEVENT\nBEGIN:VEVENT\nSUMMARY:inyectado \U0001F680\U0001F469\u200d\U0001F469"
-             "\x07\x00 " + "ñ" * 5000)
+             "\x07\x1b " + "ñ" * 5000)
+    with pytest.raises(ValidationError):  # a NUL never gets in (and PostgreSQL could not store it)
+        post(c, nasty + "\x00", when=future(1), approve=True)
     p = post(c, nasty, when=future(1), approve=True)
     planning.do_save_key_date(c.owner, c.brand, date=timezone.now().date() + timedelta(days=2),
                               name="Fiesta; con, comas\nY saltos \U0001F389")
@@ -87,7 +90,7 @@ def test_hostile_text_still_makes_a_valid_calendar(brand_a):
     event = next(e for e in evs if str(e["UID"]).startswith(f"post-{p.pk}@"))
     assert str(event["SUMMARY"]) == "Hola;mundo,con"
     description = str(event["DESCRIPTION"])
-    assert "\U0001F680" in description and "\x00" not in description and "\x07" not in description
+    assert "\U0001F680" in description and "\x1b" not in description and "\x07" not in description
     assert "END:VEVENT\nBEGIN:VEVENT" in description  # kept as text, escaped on the wire
     assert len(description) <= ical.DESCRIPTION_LENGTH
     assert all(len(line) <= 75 for line in response.content.split(b"\r\n"))  # folded
