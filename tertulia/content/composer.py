@@ -237,14 +237,11 @@ def _counters(network: str, result) -> list[Counter]:
 
 
 def _spell_checker():
-    """``(check, brand_words_for)`` from ``content.spelling``, or None while it is not installed."""
-    try:
-        from . import spelling
-    except ImportError:
-        return None
-    check = getattr(spelling, "check", None)
-    words_for = getattr(spelling, "brand_words_for", None)
-    return (check, words_for) if callable(check) and callable(words_for) else None
+    """``(check, brand_words_for)`` from ``content.spelling`` (imported when first needed: it
+    loads the dictionaries)."""
+    from . import spelling
+
+    return spelling.check, spelling.brand_words_for
 
 
 SPELL_CHARS = 5000  # a post longer than any network's limit but Facebook's is not spell checked past this
@@ -506,11 +503,8 @@ def _set_media(post: Post, assets: list[MediaAsset]) -> None:
 
 def approval_policy(brand) -> ApprovalPolicy:
     """The brand's policy, or the default one (approval required, re-approval on edit)."""
-    try:
-        from .approvals import get_policy
-    except ImportError:  # pragma: no cover - the approvals module ships with the composer
-        policy = ApprovalPolicy.objects.filter(brand=brand).first()
-        return policy or ApprovalPolicy(brand=brand, required=True, reapprove_on_edit=True)
+    from .approvals import get_policy
+
     return get_policy(brand)
 
 
@@ -636,11 +630,9 @@ MSG_BACK_TO_REVIEW = gettext_lazy("%(user)s edited an approved post for %(brand)
 
 def _notify_back_to_review(ctx: Ctx, post: Post) -> None:
     """Tell the approvers, as a submission would (the approvals module decides who they are)."""
-    try:
-        from .approvals import approvers_for, post_url
-    except ImportError:  # pragma: no cover - the approvals module ships with the composer
-        return
     from tertulia.core.notes import note
+
+    from .approvals import approvers_for, post_url
     from tertulia.core.notifications import notify
 
     who = ctx.user.get_full_name() or ctx.user.get_username()

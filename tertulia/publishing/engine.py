@@ -357,7 +357,7 @@ def claim(target: PostTarget, now: datetime) -> DeliveryAttempt | None:
     # both claim. With a single-table WHERE the loser re-reads the row and matches nothing.
     account_ok = SocialAccount.objects.filter(pk=OuterRef("account_id"), paused=False).filter(
         Q(blocked_until__isnull=True) | Q(blocked_until__lte=now))
-    brand_ok = Brand.objects.filter(pk=OuterRef("brand_id"), publishing_paused=False)  # H5b: a paused brand
+    brand_ok = Brand.objects.filter(pk=OuterRef("brand_id"), publishing_paused=False)  # a paused brand holds everything
     due = Q(due_at__lte=now) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)) & Exists(account_ok)
     due &= Exists(brand_ok)
     # Only an approved text goes out: a post sent back to review (edited after approval) holds

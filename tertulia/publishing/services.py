@@ -154,9 +154,6 @@ def check_text(target: PostTarget) -> None:
         raise ValidationError(problems)
 
 
-check_target = check_text
-
-
 # A post goes out only with an approved text (approved, scheduled, or partly published already).
 APPROVED_POST_STATES = ("approved", "scheduled", "published")
 # A time this far in the past is a typo, not "now": scheduling it would publish at once.

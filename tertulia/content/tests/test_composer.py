@@ -202,7 +202,7 @@ def test_a_past_time_on_a_scheduled_post_is_refused_not_published_at_once(setup)
 
 def test_a_failed_target_goes_back_to_review_with_its_post_and_cannot_be_retried(setup):
     """Editing after approval holds every target, failed ones too: retrying one must not send
-    the new, unapproved text (review finding: approval bypass by retry)."""
+    the new, unapproved text."""
     from django.core.exceptions import ValidationError
 
     from tertulia.publishing import services as publishing
