@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
-from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
@@ -21,7 +19,7 @@ from tertulia.core import notifications as notices
 from tertulia.core import roles
 from tertulia.core.api import MAX_PAGE, In, Pagination, Text, _ctx, _one, _responses
 from tertulia.core.models import Notification
-from tertulia.core.scoping import get_brand
+from tertulia.core.scoping import get_brand, require_writing_token
 
 from . import approvals
 from .models import Post, ReviewLink
@@ -271,18 +269,9 @@ def _scoped_notifications(request, qs):
     return qs
 
 
-def _require_writing_token(request) -> None:
-    """Marking read is a write: a token granted only reading may not (the page may)."""
-    from tertulia.core.models import TokenGrant
-
-    token = getattr(request.user, "api_token", None)
-    if token is not None and not TokenGrant.objects.filter(token=token, scope=TokenGrant.Scope.WRITE).exists():
-        raise PermissionDenied(_("This token may only read."))
-
-
 @router.post("/notifications/{notification_id}/read", response=_responses(200, ReadOut), tags=["notifications"])
 def notification_read(request, notification_id: int):
-    _require_writing_token(request)
+    require_writing_token(request.user)  # marking read is a write
     notification = _one(_scoped_notifications(request, Notification.objects.filter(recipient=request.user)),
                         pk=notification_id)
     return {"marked": notices.mark_read(request.user, [notification.pk])}
@@ -290,7 +279,7 @@ def notification_read(request, notification_id: int):
 
 @router.post("/notifications/read-all", response=_responses(200, ReadOut), tags=["notifications"])
 def notification_read_all(request):
-    _require_writing_token(request)
+    require_writing_token(request.user)  # marking read is a write
     ids = _scoped_notifications(request, Notification.objects.filter(recipient=request.user, read_at__isnull=True))
     return {"marked": notices.mark_read(request.user, list(ids.values_list("pk", flat=True)))}
 

@@ -43,11 +43,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tertulia.core import audit, roles
-from tertulia.core.models import Brand, Membership, TokenGrant, User
+from tertulia.core.models import Brand, Membership, User
 from tertulia.core.models import _hash_token as hash_token
 from tertulia.core.notes import note
 from tertulia.core.notifications import notify
-from tertulia.core.scoping import has_perm
+from tertulia.core.scoping import has_perm, require_writing_token
 from tertulia.core.services import Ctx, _log, _require
 from tertulia.publishing.models import PostTarget
 
@@ -362,7 +362,7 @@ def do_comment(ctx: Ctx, post: Post, body: str) -> PostComment:
     """A member's comment on a post. Anyone who may see the brand may comment (client
     reviewers included). The author and the mentioned members are notified."""
     _require(ctx, post.brand, roles.VIEW)
-    _require_writable_token(ctx, post.brand)
+    require_writing_token(ctx.user, post.brand)  # commenting needs only VIEW, but it is a write
     body = _clean_body(body)
     comment = _add_comment(post, body, author=ctx.user)
     mentioned = list(comment.mentions.all())
@@ -371,15 +371,6 @@ def do_comment(ctx: Ctx, post: Post, body: str) -> PostComment:
     _notify_comment(post, comment, who=ctx.user.get_full_name() or ctx.user.get_username(), exclude=ctx.user,
                     mentioned=mentioned)
     return comment
-
-
-def _require_writable_token(ctx: Ctx, brand: Brand) -> None:
-    """Commenting needs only VIEW (client reviewers comment too), but through the API it is
-    still a write: a read-only token may not."""
-    token = getattr(ctx.user, "api_token", None)
-    if token is not None and not TokenGrant.objects.filter(token=token, brand=brand,
-                                                           scope=TokenGrant.Scope.WRITE).exists():
-        raise PermissionDenied(_("This token may only read."))
 
 
 MSG_MENTION = _("%(user)s mentioned you in a comment on a post for %(brand)s: “%(comment)s”")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from . import roles
 from .models import Brand, Membership, TokenGrant
@@ -32,6 +33,20 @@ def brands_for(user, permission: str = roles.VIEW):
             grants = grants.filter(scope=TokenGrant.Scope.WRITE)
         qs = qs.filter(pk__in=grants.values("brand_id"))
     return qs.distinct()
+
+
+def require_writing_token(user, brand: Brand | None = None) -> None:
+    """Some writes need only VIEW (a comment, marking one's own notifications read), but through
+    the API they are still writes: a token must hold a write grant (for ``brand``, or for any
+    brand when the write belongs to no brand). Sessions pass."""
+    token = getattr(user, "api_token", None)
+    if token is None:
+        return
+    grants = TokenGrant.objects.filter(token=token, scope=TokenGrant.Scope.WRITE)
+    if brand is not None:
+        grants = grants.filter(brand=brand)
+    if not grants.exists():
+        raise PermissionDenied(_("This token may only read."))
 
 
 def role_in(user, brand) -> str | None:
