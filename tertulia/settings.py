@@ -187,19 +187,38 @@ else:
 
 # --- Publishing engine (tertulia/publishing/engine.py) ----------------------------------
 # Retries: capped exponential backoff with jitter, from BACKOFF_BASE seconds up to BACKOFF_CAP,
-# at most MAX_ATTEMPTS attempts per target. LEASE_SECONDS: how long a claim on a target in
+# at most MAX_ATTEMPTS attempts per target (2-4 s, 4-8 s, 8-16 s ...: a 5xx is retried within
+# seconds, and only a network that stays down for 17-34 minutes uses up the attempts). BATCH: how
+# many due targets one consumer thread sends at once (engine.py, "several targets per task"). LEASE_SECONDS: how long a claim on a target in
 # `publishing` lasts before the sweeper reconciles it (longer than any publish call, media
 # processing included). SWEEP_GRACE_SECONDS: the sweeper re-enqueues only targets overdue by
 # this much (their own ETA task normally runs first). HTTP: HttpConfig overrides for connectors.
 PUBLISHING = {
-    "BACKOFF_BASE": float(envstr("PUBLISH_BACKOFF_BASE", "30")),
+    "BACKOFF_BASE": float(envstr("PUBLISH_BACKOFF_BASE", "4")),
     "BACKOFF_CAP": float(envstr("PUBLISH_BACKOFF_CAP", "3600")),
-    "MAX_ATTEMPTS": envint("PUBLISH_MAX_ATTEMPTS", "6"),
+    "MAX_ATTEMPTS": envint("PUBLISH_MAX_ATTEMPTS", "10"),
+    "BATCH": envint("PUBLISH_BATCH", "4"),
     "LEASE_SECONDS": float(envstr("PUBLISH_LEASE_SECONDS", "900")),
     "SWEEP_GRACE_SECONDS": float(envstr("PUBLISH_SWEEP_GRACE_SECONDS", "20")),
     "SWEEP_BATCH": envint("PUBLISH_SWEEP_BATCH", "1000"),
     "HTTP": {},
 }
+
+# --- Commercial networks: the OAuth apps the operator registers (README, "Connect <network>") --
+# Meta (Facebook Pages and Instagram share one Meta app; Threads has its own app id), LinkedIn and
+# X. Empty values hide the network's "Connect" button. WEBHOOK_VERIFY_TOKEN answers Meta's webhook
+# subscription check; APP_SECRET signs its deliveries (X-Hub-Signature-256).
+NETWORK_APPS = {
+    "meta": {"client_id": envstr("META_APP_ID"), "client_secret": envstr("META_APP_SECRET"),
+             "webhook_verify_token": envstr("META_WEBHOOK_VERIFY_TOKEN")},
+    "threads": {"client_id": envstr("THREADS_APP_ID"), "client_secret": envstr("THREADS_APP_SECRET")},
+    "linkedin": {"client_id": envstr("LINKEDIN_CLIENT_ID"), "client_secret": envstr("LINKEDIN_CLIENT_SECRET")},
+    "x": {"client_id": envstr("X_CLIENT_ID"), "client_secret": envstr("X_CLIENT_SECRET")},
+}
+# Where each network's OAuth consent page and API live, for a test or a proxy to override:
+# {"facebook": {"auth": "https://www.facebook.com", "api": "https://graph.facebook.com"}, ...}.
+# Empty means the networks' real addresses (each connector package knows them).
+NETWORK_ENDPOINTS: dict[str, dict[str, str]] = {}
 
 # --- Auth and security -----------------------------------------------------------------
 PASSWORD_HASHERS = [

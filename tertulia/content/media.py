@@ -289,9 +289,10 @@ NETWORK_IMAGE_RULES: dict[str, ImageRules] = {
     # LinkedIn: 20 images, 36,152,320 pixels at most, JPEG/PNG/GIF.
     "linkedin": ImageRules(max_images=20, max_bytes=20 * _MB,
                            formats=frozenset({"image/jpeg", "image/png", "image/gif"}), max_pixels=36_152_320),
-    # Facebook Pages: photos up to 10 MB; 10 photos in a multi-photo post.
-    "facebook": ImageRules(max_images=10, max_bytes=10 * _MB,
-                           formats=frozenset({"image/jpeg", "image/png", "image/gif"})),
+    # Facebook Pages (Graph API photo upload): photos under 4 MB, JPEG/PNG/GIF/WebP; 10 photos
+    # in a multi-photo post.
+    "facebook": ImageRules(max_images=10, max_bytes=4 * _MB,
+                           formats=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})),
     # Threads API: JPEG/PNG, 8 MB, 320–1440 px wide, aspect at most 10:1, carousels of 20.
     "threads": ImageRules(max_images=20, max_bytes=8 * _MB, formats=frozenset({"image/jpeg", "image/png"}),
                           min_width=320, min_aspect=1 / 10, max_aspect=10, aspect_label="1:10 – 10:1"),

@@ -58,6 +58,9 @@ class MediaItem:
     path: Path | str | None = None
     alt_text: str = ""
     focus: tuple[float, float] | None = None  # (x, y) in -1..1, where to crop thumbnails
+    # A public address the network can fetch it from (Instagram and Threads take media by URL,
+    # not upload): a signed, expiring link to Tertulia's own copy, set by the engine.
+    url: str = ""
 
     def read(self) -> bytes:
         if self.content is not None:
@@ -275,6 +278,9 @@ class Connector(ABC):
     network: ClassVar[str] = ""
     supports_search: ClassVar[bool] = False
     supports_refresh: ClassVar[bool] = False
+    # How long before expiry the scheduled renewal starts trying (tokens that live for weeks
+    # are renewed days ahead, so a network outage at that moment has many retries left).
+    refresh_ahead: ClassVar[timedelta] = timedelta(minutes=30)
     # A follow-up reply under a post we just published (Post.first_comment, threads).
     supports_first_comment: ClassVar[bool] = False
     default_base_url: ClassVar[str] = ""

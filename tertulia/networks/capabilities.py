@@ -19,8 +19,8 @@ POST_METRICS: dict[str, frozenset[str]] = {
     # Media insights (business accounts).
     Network.INSTAGRAM: frozenset({"impressions", "reach", "likes", "comments", "shares", "saves", "video_views"}),
     Network.THREADS: frozenset({"impressions", "likes", "comments", "shares"}),
-    # Organisation share statistics.
-    Network.LINKEDIN: frozenset({"impressions", "reach", "likes", "comments", "shares", "clicks", "video_views"}),
+    # Organisation share statistics (no video views: Tertulia publishes no LinkedIn video).
+    Network.LINKEDIN: frozenset({"impressions", "reach", "likes", "comments", "shares", "clicks"}),
     # Channel post views and reactions, replies in the linked discussion group.
     Network.TELEGRAM: frozenset({"impressions", "likes", "comments"}),
     # Only the comment count; visits come from our own short links.
@@ -47,7 +47,7 @@ INTERACTION_KINDS: dict[str, frozenset[str]] = {
     Network.FACEBOOK: frozenset({"comment", "mention", "dm"}),
     Network.INSTAGRAM: frozenset({"comment", "mention", "dm"}),
     Network.THREADS: frozenset({"comment", "mention"}),
-    Network.LINKEDIN: frozenset({"comment", "mention"}),
+    Network.LINKEDIN: frozenset({"comment"}),  # page mentions are not offered to this kind of app
     Network.TELEGRAM: frozenset({"comment", "dm"}),
     Network.WORDPRESS: frozenset({"comment"}),
 }

@@ -19,6 +19,21 @@ the English source or re-raise at the edge, not a string frozen in the worker's 
 
 from __future__ import annotations
 
+from django.utils.functional import lazy
+
+
+def _fill_now(message, params) -> str:
+    return str(message) % {key: str(value) for key, value in params.items()}
+
+
+_fill_lazy = lazy(_fill_now, str)
+
+
+def fill(message, **params):
+    """A lazy translation with its ``%(name)s`` placeholders filled in when it is rendered, in
+    the reader's language (lazy parameters too): for ``user_message``."""
+    return _fill_lazy(message, params)
+
 
 class ConnectorError(Exception):
     def __init__(self, user_message, *, detail: str = "", status: int | None = None,

@@ -217,9 +217,14 @@ def _header_int(headers: httpx.Headers, name: str) -> int | None:
 def rate_limit_from_headers(headers: httpx.Headers, *, account_key: str, bucket: str,
                             now: datetime | None = None) -> RateLimitState | None:
     now = now or datetime.now(timezone.utc)
+    # Mastodon and most APIs say x-ratelimit-*; X says x-rate-limit-*.
     limit = _header_int(headers, "x-ratelimit-limit")
+    if limit is None:
+        limit = _header_int(headers, "x-rate-limit-limit")
     remaining = _header_int(headers, "x-ratelimit-remaining")
-    reset_at = parse_reset(headers.get("x-ratelimit-reset"), now)
+    if remaining is None:
+        remaining = _header_int(headers, "x-rate-limit-remaining")
+    reset_at = parse_reset(headers.get("x-ratelimit-reset") or headers.get("x-rate-limit-reset"), now)
     if limit is None and remaining is None and reset_at is None:
         return None
     return RateLimitState(account_key, bucket, limit, remaining, reset_at, now)
@@ -424,7 +429,7 @@ def error_for_status(method: str, status: int, headers: httpx.Headers, data: Any
     if status == 429:
         wait = parse_retry_after(headers.get("retry-after"), now)
         if wait is None:
-            reset = parse_reset(headers.get("x-ratelimit-reset"), now)
+            reset = parse_reset(headers.get("x-ratelimit-reset") or headers.get("x-rate-limit-reset"), now)
             wait = (reset - now).total_seconds() if reset else DEFAULT_RATE_LIMIT_WAIT
         wait = min(max(wait, 1.0), MAX_RATE_LIMIT_WAIT)
         return RateLimited(format_lazy(MSG_RATE, seconds=int(round(wait))), retry_after=wait,

@@ -23,6 +23,11 @@ _CONNECTORS: dict[str, str] = {
     "bluesky": "tertulia.networks.bluesky.connector.BlueskyConnector",
     "telegram": "tertulia.networks.telegram.connector.TelegramConnector",
     "wordpress": "tertulia.networks.wordpress.connector.WordPressConnector",
+    "facebook": "tertulia.networks.facebook.connector.FacebookConnector",
+    "instagram": "tertulia.networks.instagram.connector.InstagramConnector",
+    "threads": "tertulia.networks.threads.connector.ThreadsConnector",
+    "linkedin": "tertulia.networks.linkedin.connector.LinkedInConnector",
+    "x": "tertulia.networks.x.connector.XConnector",
 }
 
 

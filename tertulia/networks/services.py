@@ -114,7 +114,10 @@ def do_update_account(ctx: Ctx, account: SocialAccount, *, access_token: str | N
             account.status, account.status_reason = SocialAccount.Status.CONNECTED, ""
         changes["credentials"] = [changes.get("credentials", ["kept"])[0], "replaced"]
     account.full_clean()
-    account.save()
+    # Only what this form edits: ``options`` also holds state a connector keeps between
+    # attempts (Instagram's pending containers), which a stale copy must not overwrite.
+    saved = [f for f in ACCOUNT_FIELDS if f != "network" and (f != "options" or "options" in fields)]
+    account.save(update_fields=[*saved, "access_token", "refresh_token", "token_expires_at", "status_reason"])
     if changes:
         _log(ctx, "account.update", brand=account.brand, obj=account, changes=changes)
     return account

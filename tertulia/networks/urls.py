@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -7,4 +7,8 @@ urlpatterns = [
     path("brands/<int:brand_id>/accounts/<int:account_id>/refresh-limits/", views.account_refresh_limits,
          name="account_refresh_limits"),
     path("networks/mastodon/callback/", views.mastodon_callback, name="mastodon_callback"),
+    path("", include("tertulia.networks.meta.urls")),
+    path("", include("tertulia.networks.threads.urls")),
+    path("", include("tertulia.networks.linkedin.urls")),
+    path("", include("tertulia.networks.x.urls")),
 ]

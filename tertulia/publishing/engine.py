@@ -19,6 +19,13 @@
      lease, for the sweeper to check again. Never re-post blindly;
    - ``AuthExpired``: the account -> ``needs_reconnect``, the target -> ``needs_attention``.
 
+A consumer thread sends more than one target at a time: after claiming its own, a task also
+claims up to ``BATCH - 1`` other due targets (each with the same conditional UPDATE, so a target
+another consumer took is skipped) and delivers them on a per-process thread pool while it
+delivers its own, then waits for them. The network's latency, not the number of consumer
+threads, then bounds throughput (2 consumers x 8 threads x BATCH 4 = 64 requests in flight).
+The other targets' own tasks find them claimed and do nothing.
+
 ``reconcile(target_id, version)`` handles a claim whose lease expired (the consumer died
 mid-call): it takes the lease over and asks ``find_published`` before any retry.
 
@@ -30,19 +37,22 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from tertulia.content.models import Post, PostVariant
+from tertulia.content.public_media import public_url
 from tertulia.content.text_rules import NETWORKS as TEXT_RULE_NETWORKS
 from tertulia.content.text_rules import validate
 from tertulia.core.models import Brand
@@ -94,8 +104,30 @@ def conf(key: str):
 
 
 def target_text(target: PostTarget) -> str:
-    variant = PostVariant.objects.filter(post_id=target.post_id, network=target.account.network).first()
-    return variant.effective_text if variant is not None else target.post.text
+    """The text for the target's network (its variant, else the post's), read once per
+    loaded target: the claim, the publish-time check and the payload use the same words."""
+    cached = getattr(target, "_text", None)
+    if cached is None:
+        variant = PostVariant.objects.filter(post_id=target.post_id, network=target.account.network).first()
+        cached = target._text = variant.effective_text if variant is not None else target.post.text
+    return cached
+
+
+def post_assets(post: Post) -> list:
+    """The post's attached media assets, in order: from the prefetch cache when the target
+    was loaded with ``TARGET_PREFETCH`` (the engine does), else one query."""
+    if "attachments" in getattr(post, "_prefetched_objects_cache", {}):
+        return [a.asset for a in post.attachments.all()]
+    return [a.asset for a in post.attachments.select_related("asset")]
+
+
+TARGET_RELATED = ("account", "post", "brand")
+TARGET_PREFETCH = ("post__attachments__asset",)
+
+
+def load_target(target_id: int) -> PostTarget | None:
+    return (PostTarget.objects.select_related(*TARGET_RELATED).prefetch_related(*TARGET_PREFETCH)
+            .filter(pk=target_id).first())
 
 
 @dataclass(frozen=True)
@@ -171,7 +203,7 @@ def _media_note(target: PostTarget) -> messages.Note:
     network = target.account.network
     if network not in NETWORK_IMAGE_RULES:
         return []
-    images = [a.asset for a in target.post.attachments.select_related("asset") if a.asset.kind == MediaAsset.Kind.IMAGE]
+    images = [a for a in post_assets(target.post) if a.kind == MediaAsset.Kind.IMAGE]
     out: messages.Note = []
     for p in check_images(network, images):
         if p.code in RULE_MESSAGES:
@@ -215,8 +247,7 @@ def publish_time_problems(target: PostTarget) -> messages.Note:
 
 def media_items(target: PostTarget) -> tuple[MediaItem, ...]:
     items = []
-    for attachment in target.post.attachments.select_related("asset"):
-        asset = attachment.asset
+    for asset in post_assets(target.post):
         if not asset.file or not asset.file.storage.exists(asset.file.name):
             raise FileNotFoundError(f"media asset {asset.pk}: {asset.file.name or 'no file'}")
         try:
@@ -225,7 +256,7 @@ def media_items(target: PostTarget) -> tuple[MediaItem, ...]:
             with asset.file.open("rb") as handle:
                 source = {"content": handle.read()}
         items.append(MediaItem(filename=asset.file.name.rsplit("/", 1)[-1], mime_type=asset.mime_type,
-                               alt_text=asset.alt_text, **source))
+                               alt_text=asset.alt_text, url=public_url(asset), **source))
     return tuple(items)
 
 
@@ -244,10 +275,17 @@ MSG_DEMO = _("This is the demo workspace: its accounts are made up, so Tertulia 
              "to a network.")
 
 
+_DEMO_BRANDS: dict[int, bool] = {}
+
+
 def is_demo_brand(brand_id: int) -> bool:
     """A brand of the demo workspace (``tertulia demo``): its accounts are made up, some on
-    real servers, and must never be contacted."""
-    return Brand.objects.filter(pk=brand_id, organization__is_demo=True).exists()
+    real servers, and must never be contacted. (A brand never changes workspace, and a
+    workspace is demo or not from its creation: remembered per process.)"""
+    demo = _DEMO_BRANDS.get(brand_id)
+    if demo is None:
+        demo = _DEMO_BRANDS[brand_id] = Brand.objects.filter(pk=brand_id, organization__is_demo=True).exists()
+    return demo
 
 
 def connector_for(account: SocialAccount):
@@ -323,7 +361,7 @@ def _finish_attempt(attempt: DeliveryAttempt, outcome: str, now: datetime, *, er
 def publish(target_id: int, version: int) -> str:
     """Deliver one target. Returns a word for logs and tests: published, found, retry, failed,
     needs_attention, unconfirmed, stale, paused, early, superseded."""
-    target = PostTarget.objects.select_related("account", "post", "brand").filter(pk=target_id).first()
+    target = load_target(target_id)
     if target is None or target.state != S.SCHEDULED or target.version != version:
         return "stale"
     if target.account.paused or target.brand.publishing_paused:
@@ -340,7 +378,82 @@ def publish(target_id: int, version: int) -> str:
     attempt = claim(target, now)
     if attempt is None:
         return "stale"
-    return deliver(target, attempt)
+    others = [_pool().submit(_deliver_other, other.pk, other_attempt)
+              for other, other_attempt in claim_more(now, exclude=target.pk)]
+    try:
+        return deliver(target, attempt)
+    finally:
+        for future in others:
+            future.exception()  # wait: this task's thread stays busy while its batch is in flight
+
+
+def due_targets(now: datetime, grace: float = 0.0):
+    """Scheduled targets due by ``now - grace`` on accounts that are neither paused nor
+    rate-limited, of brands whose publishing is not paused, earliest first. (The claim refuses
+    a paused brand anyway; this keeps the sweeper from queuing a task per held target every
+    minute. Resuming the brand re-queues them.)"""
+    cutoff = now - timedelta(seconds=grace)
+    return (PostTarget.objects.filter(state=S.SCHEDULED, due_at__lte=cutoff)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=cutoff))
+            .filter(account__paused=False, brand__publishing_paused=False)
+            .filter(Q(account__blocked_until__isnull=True) | Q(account__blocked_until__lte=now))
+            .order_by("next_attempt_at", "due_at"))
+
+
+# -- several targets per task ------------------------------------------------------------------
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def batch_size() -> int:
+    """Targets one task may send at once. 1 when Huey runs tasks inline (tests, ``HUEY_IMMEDIATE``):
+    there is no consumer thread to keep busy, and the caller expects only its own target to move."""
+    huey_conf = getattr(settings, "HUEY", {}) or {}
+    return 1 if huey_conf.get("immediate") else max(1, int(conf("BATCH")))
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool per process. Its threads are started on demand, and what is in flight stays
+    bounded by consumer threads x (BATCH - 1), since each task waits for its batch; the cap only
+    has to exceed that for any ``run_huey -w N`` (which the settings do not see)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=max(1, 64 * (batch_size() - 1)), thread_name_prefix="tertulia-send")
+        return _POOL
+
+
+def claim_more(now: datetime, *, exclude: int) -> list[tuple[PostTarget, DeliveryAttempt]]:
+    """Claim up to ``batch_size() - 1`` other due targets for this task to send alongside its own."""
+    wanted = batch_size() - 1
+    if wanted <= 0:
+        return []
+    claimed = []
+    with transaction.atomic():
+        # SKIP LOCKED (PostgreSQL): threads looking at the same earliest targets take
+        # different ones instead of queuing behind each other's claims. SQLite has one writer.
+        candidates = (due_targets(now).exclude(pk=exclude).select_related(*TARGET_RELATED)
+                      .select_for_update(skip_locked=True, of=("self",)))
+        for other in candidates[:wanted]:
+            attempt = claim(other, now)  # still the conditional UPDATE: the row may have changed
+            if attempt is not None:
+                claimed.append((other, attempt))
+    return claimed  # committed: every claim is on record before any request is sent
+
+
+def _deliver_other(target_id: int, attempt: DeliveryAttempt) -> str:
+    """``deliver`` on a pool thread, with its own database connection (re-read, so no model
+    instance is shared between threads). Whatever happens, the claim is on record: a crash
+    here leaves the target ``publishing`` for the sweeper to reconcile, never sent twice."""
+    close_old_connections()
+    try:
+        return deliver(load_target(target_id), attempt)
+    except Exception:
+        log.exception("target %s attempt %s: delivery failed in the batch pool", target_id, attempt.attempt_id)
+        return "error"
+    finally:
+        close_old_connections()
 
 
 def claim(target: PostTarget, now: datetime) -> DeliveryAttempt | None:
@@ -558,7 +671,7 @@ def _unconfirmed(target, attempt, err: ConnectorError) -> str:
 def reconcile(target_id: int, version: int) -> str:
     """A target left in ``publishing`` past its lease: did the post go out? Ask the network;
     re-post only if it did not."""
-    target = PostTarget.objects.select_related("account", "post", "brand").filter(pk=target_id).first()
+    target = load_target(target_id)
     if target is None or target.state != S.PUBLISHING or target.version != version:
         return "stale"
     now = db_now()

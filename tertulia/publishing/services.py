@@ -107,12 +107,12 @@ def text_problems(target: PostTarget) -> list:
     from tertulia.content.text_rules import NETWORKS as TEXT_RULE_NETWORKS
     from tertulia.content.text_rules import validate
 
-    from .engine import target_text
+    from .engine import post_assets, target_text
 
     network = target.account.network
     if network not in TEXT_RULE_NETWORKS:
         return []
-    has_media = target.post.attachments.exists()
+    has_media = bool(post_assets(target.post))
     return validate(network, target_text(target), has_media=has_media,
                     **text_rule_options(target.account)).problems
 
@@ -138,7 +138,9 @@ def target_problems(target: PostTarget) -> dict[str, list]:
         if problems:
             found["first_comment"] = [MSG_FIRST_COMMENT % {"problem": p.message} for p in problems]
     if network in NETWORK_IMAGE_RULES:
-        assets = [a.asset for a in target.post.attachments.select_related("asset")]
+        from .engine import post_assets
+
+        assets = post_assets(target.post)
         images = [a for a in assets if a.kind == MediaAsset.Kind.IMAGE]
         media = [p.message for p in check_images(network, images)]
         if media:

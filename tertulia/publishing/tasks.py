@@ -50,19 +50,8 @@ def reconcile_comment(target_id: int) -> str:
 
 
 def due_targets(now, grace: float = 0.0, limit: int = 1000):
-    """Scheduled targets due by ``now - grace`` on accounts that are neither paused nor
-    rate-limited, of brands whose publishing is not paused, oldest first, as (id, version).
-    (The claim refuses a paused brand anyway; this keeps the sweeper from queuing a task per
-    held target every minute. Resuming the brand re-queues them.)"""
-    cutoff = now - timedelta(seconds=grace)
-    return list(
-        PostTarget.objects.filter(state=S.SCHEDULED, due_at__lte=cutoff)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=cutoff))
-        .filter(account__paused=False, brand__publishing_paused=False)
-        .filter(Q(account__blocked_until__isnull=True) | Q(account__blocked_until__lte=now))
-        .order_by("next_attempt_at", "due_at")
-        .values_list("pk", "version")[:limit]
-    )
+    """What the sweeper re-queues: ``engine.due_targets`` as (id, version) pairs."""
+    return list(engine.due_targets(now, grace).values_list("pk", "version")[:limit])
 
 
 def expired_leases(now, limit: int = 1000):
@@ -103,22 +92,27 @@ def sweep() -> dict[str, int]:
 
 
 def refresh_tokens_once(margin: timedelta | None = None) -> dict[str, int]:
-    """Renew every connected account's sign-in that expires within ``margin`` (default 30
-    minutes: well ahead of the ten-minute period). Returns counts per outcome."""
+    """Renew every connected account's sign-in that expires within ``margin``, by default its
+    connector's ``refresh_ahead`` (30 minutes, well ahead of the ten-minute period; days for
+    tokens that live for weeks). Returns counts per outcome."""
+    from tertulia.networks import registry
     from tertulia.networks.models import SocialAccount
     from tertulia.networks.services import needs_refresh, refresh_account
 
-    margin = margin or timedelta(minutes=30)
+    def ahead(network: str) -> timedelta:
+        return margin or registry.connector_class(network).refresh_ahead
+
+    widest = margin or max(ahead(n) for n in registry.available())
     now = db_now()
     counts: dict[str, int] = {}
     candidates = (SocialAccount.objects.select_related("brand")
                   .filter(status=SocialAccount.Status.CONNECTED, token_expires_at__isnull=False,
-                          token_expires_at__lte=now + margin)
+                          token_expires_at__lte=now + widest)
                   .exclude(refresh_token="").order_by("token_expires_at")[:500])
     for account in candidates:
-        if not needs_refresh(account, margin, now):
+        if not registry.is_available(account.network) or not needs_refresh(account, ahead(account.network), now):
             continue
-        outcome = refresh_account(account, margin=margin, connector_factory=engine.connector_for)
+        outcome = refresh_account(account, margin=ahead(account.network), connector_factory=engine.connector_for)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 

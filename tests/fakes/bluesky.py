@@ -826,21 +826,6 @@ class _Handler(server.FakeHandler):
                 return self._send(request, fault.status, None, headers, raw=(fault.body or "").encode())
         return self._send(request, status, payload, headers)
 
-    def _send(self, request: Request, status: int, payload: Any, headers: dict[str, str],
-              raw: bytes | None = None) -> None:
-        request.status = status
-        body = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
-        try:
-            self.send_response(status)
-            self.send_header("content-type", "application/json; charset=utf-8")
-            self.send_header("content-length", str(len(body)))
-            for key, value in headers.items():
-                if key.lower() not in ("content-type", "content-length"):
-                    self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            self.close_connection = True
 
 
 FakeBluesky.handler_class = _Handler

@@ -4,6 +4,7 @@ own error bodies (``Fault`` subclasses) and its own way of naming an endpoint.""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,3 +146,26 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:  # pragma: no cover - each fake defines it
         raise NotImplementedError
+
+    # What every answer of this fake carries (the real server's content type and headers).
+    content_type = "application/json; charset=utf-8"
+    extra_headers: dict[str, str] = {}
+
+    def _send(self, request, status: int, payload, headers: dict[str, str] | None = None,
+              raw: bytes | None = None, content_type: str | None = None) -> None:
+        """Answer with ``payload`` as JSON (nothing for None) or the ``raw`` bytes, and record
+        the status on the request. A client that hung up is not an error of the fake."""
+        if request is not None:
+            request.status = status
+        body = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
+        try:
+            self.send_response(status)
+            self.send_header("content-type", content_type or self.content_type)
+            self.send_header("content-length", str(len(body)))
+            for key, value in {**self.extra_headers, **(headers or {})}.items():
+                if key.lower() not in ("content-type", "content-length"):
+                    self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # BrokenPipeError, ConnectionResetError: the client gave up
+            self.close_connection = True

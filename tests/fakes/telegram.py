@@ -453,6 +453,7 @@ def _params(method: str, query: str, headers: dict[str, str], body: bytes):
 
 class _Handler(server.FakeHandler):
     server_version = "nginx/1.18.0"
+    content_type = "application/json"
 
     def _handle(self, method: str) -> None:
         fake: FakeTelegram = self.server.fake  # type: ignore[attr-defined]
@@ -511,21 +512,6 @@ class _Handler(server.FakeHandler):
             return True
         return False
 
-    def _send(self, request: Request | None, status: int, payload: Any, headers: dict[str, str] | None = None,
-              raw: bytes | None = None) -> None:
-        if request is not None:
-            request.status = status
-        body = raw if raw is not None else json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            self.close_connection = True
 
 
 FakeTelegram.handler_class = _Handler

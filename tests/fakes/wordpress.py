@@ -551,6 +551,8 @@ ROUTES = [(m, re.compile(p), n) for m, p, n in [
 
 class _Handler(server.FakeHandler):
     server_version = "Apache/2.4.62 (Debian)"
+    content_type = "application/json; charset=UTF-8"
+    extra_headers = {"x-robots-tag": "noindex"}
 
     def _handle(self, method: str) -> None:
         fake: FakeWordPress = self.server.fake  # type: ignore[attr-defined]
@@ -600,22 +602,6 @@ class _Handler(server.FakeHandler):
                                   raw=PHP_WARNING.encode() + json.dumps(payload).encode())
         return self._send(request, status, payload, headers)
 
-    def _send(self, request: Request | None, status: int, payload: Any, headers: dict[str, str],
-              raw: bytes | None = None) -> None:
-        if request is not None:
-            request.status = status
-        body = raw if raw is not None else json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("content-type", "application/json; charset=UTF-8")
-            self.send_header("content-length", str(len(body)))
-            self.send_header("x-robots-tag", "noindex")
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            self.close_connection = True
 
 
 FakeWordPress.handler_class = _Handler

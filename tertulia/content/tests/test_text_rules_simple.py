@@ -15,7 +15,6 @@ EMOJI = "😀"  # outside the BMP: 1 code point, 2 UTF-16 units
     [
         ("instagram", 2200, "code_points"),
         ("linkedin", 3000, "utf16_units"),
-        ("threads", 500, "code_points"),
         ("telegram", 4096, "utf16_units"),
         ("facebook", 63206, "code_points"),
     ],
@@ -27,6 +26,17 @@ def test_limits_and_units(network, limit, unit):
     over = validate(network, EMOJI * (limit // per_emoji) + "a")
     assert over.codes == ["too_long"] and over.length == limit + 1
     assert over.problems[0].params == {"length": limit + 1, "limit": limit, "network": over.problems[0].params["network"]}
+
+
+def test_threads_counts_an_emoji_as_its_utf8_bytes():
+    """Meta's Threads limitation: 500 characters, each emoji counting its UTF-8 bytes. The
+    connector refuses by the same count (threads/connector.py), so the composer agrees."""
+    assert validate("threads", "ñandú ☕").length == 9  # letters 1 each (also accented), ☕ 3
+    fits = validate("threads", EMOJI * 125)
+    assert fits.is_valid and fits.length == 500 and fits.unit == "emoji_utf8_bytes"
+    over = validate("threads", EMOJI * 125 + "a")
+    assert over.codes == ["too_long"] and over.length == 501
+    assert validate("threads", "a" * 500).is_valid and not validate("threads", "á" * 501).is_valid
 
 
 def test_instagram_hashtags_and_mentions():

@@ -47,6 +47,7 @@ WEIGHTED = "weighted"  # X: twitter-text weights
 GRAPHEMES = "graphemes"  # user-perceived characters (extended grapheme clusters)
 CODE_POINTS = "code_points"  # Unicode scalar values
 UTF16_UNITS = "utf16_units"  # JavaScript / Java string length
+EMOJI_BYTES = "emoji_utf8_bytes"  # Threads: code points, but an emoji counts its UTF-8 bytes
 
 
 def _render(template: Any, params: Mapping[str, Any]) -> str:

@@ -18,6 +18,7 @@ import re
 from datetime import date, datetime
 
 import pytest
+from django.core import signing
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -35,6 +36,7 @@ from tertulia.core.models import (
     TokenGrant,
 )
 from tertulia.content.models import MediaAsset
+from tertulia.content import public_media
 from tertulia.networks.models import SocialAccount
 from tertulia.strategy.models import KPI, ContentPillar, Objective
 
@@ -81,6 +83,8 @@ PARAMS = {
     "review_token": lambda w: w.review_raw,
     "calendar_token": lambda w: w.calendar_raw,
     "review_link_id": lambda w: w.review_link.pk,
+    # A signed public media link (what Instagram and Threads download): A's link to A's file.
+    "media_token": lambda w: public_media.public_url(w.media).rsplit("/", 1)[1],
     # A network name (a post's variant): the world's post has a target on its Mastodon account.
     "network": lambda w: w.account.network,
 }
@@ -93,7 +97,15 @@ PUBLIC = {
     "review_link",
     # A member's private iCal feed: the token is the credential (404 when unknown or revoked).
     "calendar_ical",
+    # A signed, expiring link to one media file: the signature is the credential (404 otherwise).
+    "public_media",
+    # Meta's webhook: no session; the X-Hub-Signature-256 of the raw body is the credential.
+    "meta_webhook",
 }
+
+# Public routes that refuse a bare GET even from A's owner (positive control), and why.
+# Meta's webhook: a GET without Meta's verify token is refused (403), whoever asks.
+POSITIVE_NOT_OK = {"meta_webhook": 403}
 
 # Pages whose answer to B's ids is not 404, and why.
 WEB_NOT_404 = {
@@ -110,6 +122,8 @@ WEB_NOT_404 = {
     # are "no longer valid" (410).
     ("review_link", "GET"): 410,
     ("review_link", "POST"): 410,
+    # A public media link serves GET and HEAD only: the method is refused before any lookup.
+    ("public_media", "POST"): 405,
 }
 
 # API operations whose answer for A's own world is a refusal because of the object's state,
@@ -224,6 +238,10 @@ def _values(world: World, *, stored_hash_for_token: bool = False) -> dict:
         values["token"] = world.invitation.token_hash
         values["review_token"] = world.review_link.token_hash
         values["calendar_token"] = world.calendar_token.token_hash
+        # What the database tells about a media file (its id and hash), signed with any key
+        # but the site's, must not make a public link.
+        values["media_token"] = signing.dumps({"a": world.media.pk, "h": world.media.sha256[:16]},
+                                              key="read-from-the-database", salt=public_media.SALT)
     return values
 
 
@@ -542,7 +560,7 @@ def test_positive_control_owner_reaches_every_route_of_a(worlds):
     for name, route in web:
         url = fill_route(route, values)
         get = isolated(lambda: client.get(url))
-        ok = get.status_code in (200, 302)
+        ok = get.status_code in (200, 302) or get.status_code == POSITIVE_NOT_OK.get(name)
         if get.status_code == 405:
             post = isolated(lambda: client.post(url, _form_payload(a)))
             ok, get = post.status_code in (200, 302), post

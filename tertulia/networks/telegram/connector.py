@@ -49,7 +49,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from ..base import (
@@ -67,7 +66,7 @@ from ..base import (
     PublishedRef,
     Visibility,
 )
-from ..errors import Ambiguous, AuthExpired, ConnectorError, Permanent, RateLimited, Retryable
+from ..errors import Ambiguous, AuthExpired, ConnectorError, Permanent, RateLimited, Retryable, fill
 from ..http import MSG_MALFORMED, RateLimitState, clean_text
 from ..ratelimit import RateRule
 
@@ -648,18 +647,6 @@ def _load_cursor(cursor: str) -> tuple[int, dict[int, int]]:
         if str(key).isdigit() and isinstance(value, int):
             threads[int(key)] = value
     return last, threads
-
-
-def _fill_now(message, params) -> str:
-    return str(message) % params
-
-
-_fill_lazy = lazy(_fill_now, str)
-
-
-def fill(message, **params):
-    """A lazy translation with its ``%(name)s`` placeholders filled in when rendered."""
-    return _fill_lazy(message, params)
 
 
 __all__ = ["TelegramConnector", "bot_id", "fill", "utf16_len"]

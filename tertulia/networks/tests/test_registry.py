@@ -47,3 +47,14 @@ def test_connector_for_an_account(brand_a, fake_mastodon):
         profile = connector.fetch_profile()
     assert profile.external_id == fake_mastodon.own["id"]
     assert all(s.account_key == f"account:{account.pk}" for s in connector.rate_limits)
+
+
+def test_the_networks_periodic_jobs_are_found_by_huey_autodiscovery():
+    """``run_huey`` imports each app's top-level ``tasks`` module; a job kept in a network's
+    package must be reachable from there, or it never runs."""
+    from django.utils.module_loading import autodiscover_modules
+    from huey.contrib.djhuey import HUEY
+
+    autodiscover_modules("tasks")
+    periodic = {task.__name__ for task in HUEY._registry._periodic_tasks}
+    assert "linkedin_expiry_warnings" in periodic

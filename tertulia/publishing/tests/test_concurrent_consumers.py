@@ -136,11 +136,12 @@ def _env(tmp: Path, db_url: str, redis_url: str, queue: str) -> dict[str, str]:
 _FERNET = Fernet.generate_key().decode()
 
 
-def test_two_consumers_publish_each_target_exactly_once(tmp_path, pg_database, redis_url, huey_queue):
+def _run(tmp_path, env, fake, *, consumers: int, targets: int, accounts: int = ACCOUNTS):
+    """Start the consumers, schedule ``targets`` posts (each task queued twice, then a sweep),
+    wait until all are published, stop the consumers. Returns (rows, claims, phases)."""
     import psycopg
 
-    (tmp_path / "var").mkdir()
-    env = _env(tmp_path, pg_database, redis_url, huey_queue)
+    db_url = env["DATABASE_URL"]
 
     def manage(*args, timeout=240):
         result = subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True,
@@ -151,48 +152,55 @@ def test_two_consumers_publish_each_target_exactly_once(tmp_path, pg_database, r
     phases = {"start": time.monotonic()}
     manage("migrate", "--noinput")
     phases["migrated"] = time.monotonic()
-    consumers = []
+    people = []
+    for n in range(accounts):
+        person = fake.add_account(f"race{n}")
+        people.append({"username": f"race{n}", "id": person["id"], "token": fake.issue_token(person["id"])})
+    procs = []
+    try:
+        for n in range(consumers):
+            log = open(tmp_path / f"consumer-{n}.log", "w")
+            procs.append(subprocess.Popen([sys.executable, "manage.py", "run_huey"], cwd=BASE_DIR, env=env,
+                                          stdout=log, stderr=subprocess.STDOUT))
+            log.close()
+        cfg = {"base_url": fake.base_url, "accounts": people, "targets": targets, "delay": 2}
+        ids = json.loads(manage("shell", "-c", SETUP.replace("CFG", repr(json.dumps(cfg)))).strip().splitlines()[-1])
+        assert len(ids) == targets
+        phases["scheduled"] = time.monotonic()
+
+        def states():
+            with psycopg.connect(db_url) as conn:
+                return dict(conn.execute("SELECT state, count(*) FROM publishing_posttarget GROUP BY state").fetchall())
+
+        deadline = time.monotonic() + 120
+        while states() != {"published": targets}:
+            assert time.monotonic() < deadline, (states(), (tmp_path / "consumer-0.log").read_text()[-3000:])
+            assert all(c.poll() is None for c in procs), "a consumer died"
+            time.sleep(0.5)
+        with psycopg.connect(db_url) as conn:
+            rows = conn.execute("SELECT t.id, t.external_id, t.attempts, p.text FROM publishing_posttarget t "
+                                "JOIN content_post p ON p.id = t.post_id").fetchall()
+            claims = conn.execute("SELECT count(*) FROM publishing_deliveryattempt").fetchone()[0]
+        phases["published"] = time.monotonic()
+        print({k: round(v - phases["start"], 1) for k, v in phases.items()})
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+    return rows, claims
+
+
+def test_two_consumers_publish_each_target_exactly_once(tmp_path, pg_database, redis_url, huey_queue):
+    (tmp_path / "var").mkdir()
+    env = _env(tmp_path, pg_database, redis_url, huey_queue)
     with FakeMastodon() as fake:
         fake.latency = 0.02  # calls overlap across threads and processes
-        accounts = []
-        for n in range(ACCOUNTS):
-            person = fake.add_account(f"race{n}")
-            accounts.append({"username": f"race{n}", "id": person["id"], "token": fake.issue_token(person["id"])})
-        try:
-            for n in range(2):
-                log = open(tmp_path / f"consumer-{n}.log", "w")
-                consumers.append(subprocess.Popen([sys.executable, "manage.py", "run_huey"], cwd=BASE_DIR, env=env,
-                                                  stdout=log, stderr=subprocess.STDOUT))
-                log.close()
-            cfg = {"base_url": fake.base_url, "accounts": accounts, "targets": TARGETS, "delay": 2}
-            ids = json.loads(manage("shell", "-c", SETUP.replace("CFG", repr(json.dumps(cfg)))).strip().splitlines()[-1])
-            assert len(ids) == TARGETS
-            phases["scheduled"] = time.monotonic()
-
-            def states():
-                with psycopg.connect(pg_database) as conn:
-                    return dict(conn.execute("SELECT state, count(*) FROM publishing_posttarget GROUP BY state").fetchall())
-
-            deadline = time.monotonic() + 120
-            while states() != {"published": TARGETS}:
-                assert time.monotonic() < deadline, (states(), (tmp_path / "consumer-0.log").read_text()[-3000:])
-                assert all(c.poll() is None for c in consumers), "a consumer died"
-                time.sleep(0.5)
-            with psycopg.connect(pg_database) as conn:
-                rows = conn.execute("SELECT t.id, t.external_id, t.attempts, p.text FROM publishing_posttarget t "
-                                    "JOIN content_post p ON p.id = t.post_id").fetchall()
-                claims = conn.execute("SELECT count(*) FROM publishing_deliveryattempt").fetchone()[0]
-            phases["published"] = time.monotonic()
-            print({k: round(v - phases["start"], 1) for k, v in phases.items()})
-        finally:
-            for proc in consumers:
-                proc.send_signal(signal.SIGTERM)
-            for proc in consumers:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+        rows, claims = _run(tmp_path, env, fake, consumers=2, targets=TARGETS)
         posts = fake.requests_to("POST", "/api/v1/statuses")
         with fake.lock:
             statuses = [s for s in fake.statuses.values() if not s["deleted"]]
@@ -205,3 +213,20 @@ def test_two_consumers_publish_each_target_exactly_once(tmp_path, pg_database, r
     # Both consumers did part of the work.
     logs = [(tmp_path / f"consumer-{n}.log").read_text() for n in range(2)]
     assert all("publish_target" in log and "executed" in log for log in logs)
+
+
+def test_one_worker_thread_sends_a_batch_at_once(tmp_path, pg_database, redis_url, huey_queue):
+    """BATCH: a single consumer with a single worker thread still has several requests in
+    flight (engine.claim_more), and still sends each target exactly once. With one thread and
+    no batching, each POST would arrive at least ``latency`` after the previous one."""
+    (tmp_path / "var").mkdir()
+    env = {**_env(tmp_path, pg_database, redis_url, huey_queue), "HUEY_WORKERS": "1", "PUBLISH_BATCH": "4"}
+    latency, targets = 0.4, 12
+    with FakeMastodon() as fake:
+        fake.latency = latency
+        rows, claims = _run(tmp_path, env, fake, consumers=1, targets=targets, accounts=3)
+        posts = fake.requests_to("POST", "/api/v1/statuses")
+    assert len(posts) == targets and claims == targets and len({r[1] for r in rows}) == targets
+    arrivals = sorted(p.at for p in posts)
+    overlapping = sum(1 for a, b in zip(arrivals, arrivals[1:]) if b - a < latency / 2)
+    assert overlapping >= targets // 2, [round(b - a, 3) for a, b in zip(arrivals, arrivals[1:])]

@@ -389,9 +389,11 @@ def test_the_sweeper_runs_every_minute():
         assert any(isinstance(task, tasks.sweep.task_class) for task in due)
 
 
-def test_a_network_without_a_connector_fails_with_a_plain_message(ctx, brand, make_target):
+def test_a_network_without_a_connector_fails_with_a_plain_message(ctx, brand, make_target, monkeypatch):
+    from tertulia.networks import registry
     from tertulia.networks.services import do_add_account
 
+    monkeypatch.delitem(registry._CONNECTORS, "x")  # as if this network's package were not installed
     x_account = do_add_account(ctx, brand, network="x", handle="pub_x")
     target = make_target(due_at=now() - timedelta(seconds=1), accounts=[x_account])
     assert tasks.publish_target.call_local(target.pk, target.version) == S.FAILED

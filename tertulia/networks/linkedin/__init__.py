@@ -1,0 +1,1 @@
+"""LinkedIn organisation pages (Posts, Images, Comments and Statistics APIs, OAuth 2.0)."""

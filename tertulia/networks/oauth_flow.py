@@ -1,0 +1,127 @@
+"""The web side of connecting an account by signing in on the network (OAuth 2.0), shared by
+every network: keep the pending sign-in in the person's session, send them to the consent
+page, and check what comes back before anything is stored.
+
+The pending connection (``state``, PKCE ``code_verifier``, brand and anything the network's
+flow needs) waits in the session, never in a URL we produce; the callback reads nothing but
+``code``, ``state`` and ``error`` from the network. Tokens are never shown, logged or put in a
+URL. Each network's package keeps its own network calls (``<network>/connect.py``) and calls
+``begin`` from its start view and ``pending_from_callback`` from its callback view.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from tertulia.core import roles
+from tertulia.core.scoping import get_brand
+
+from .base import AuthorizationRequest
+from .errors import ConnectorError
+
+log = logging.getLogger(__name__)
+PENDING_SECONDS = 15 * 60  # how long a consent page may stay open
+MAX_CODE_LENGTH = 2000
+
+
+def session_key(network: str) -> str:
+    return f"{network}_connect"
+
+
+def redirect_uri(callback_name: str) -> str:
+    """The absolute callback address to register with the network's app."""
+    return settings.SITE_URL.rstrip("/") + reverse(callback_name)
+
+
+def app_settings(name: str) -> dict[str, str]:
+    """The operator's OAuth app for a network (``settings.NETWORK_APPS``)."""
+    return dict(getattr(settings, "NETWORK_APPS", {}).get(name) or {})
+
+
+def endpoint(network: str, which: str, default: str) -> str:
+    """A network's consent-page (``auth``) or API (``api``) address, or its override in
+    ``settings.NETWORK_ENDPOINTS`` (tests point it at a loopback fake)."""
+    value = (getattr(settings, "NETWORK_ENDPOINTS", {}).get(network) or {}).get(which) or default
+    return value.rstrip("/")
+
+
+def begin(request, brand, network: str, auth: AuthorizationRequest, **extra: Any) -> HttpResponse:
+    """Remember this sign-in in the session and send the person to the consent page."""
+    request.session[session_key(network)] = {
+        "state": auth.state, "code_verifier": auth.code_verifier, "brand_id": brand.pk,
+        "expires": time.time() + PENDING_SECONDS, **extra}
+    return HttpResponseRedirect(auth.url)
+
+
+def failed(request, message: str, status: int = 403, brand_id: int | None = None) -> HttpResponse:
+    return render(request, "networks/connect_failed.html", {"message": message, "brand_id": brand_id},
+                  status=status)
+
+
+@dataclass
+class Callback:
+    """A checked callback: the brand (the person may still manage its accounts), the code to
+    exchange, and what ``begin`` kept. ``response`` is set instead when there is nothing to
+    exchange: return it as it is."""
+
+    brand: Any = None
+    code: str = ""
+    pending: dict | None = None
+    response: HttpResponse | None = None
+
+
+def pending_from_callback(request, network: str, *, network_label: str) -> Callback:
+    """Check a callback against the sign-in this session started: same ``state`` (compared in
+    constant time), not expired, access granted, a code present. The pending sign-in is used
+    up whatever happens next."""
+    pending = request.session.pop(session_key(network), None)
+    state = request.GET.get("state", "")
+    if not isinstance(pending, dict) or not pending.get("state"):
+        # Nothing pending in this session: nothing to refuse, just say so (an old tab, a bookmark).
+        return Callback(response=failed(request, _(
+            "This sign-in link is not one Tertulia started, or it was already used. "
+            "Start again from the accounts page."), status=200))
+    brand = get_brand(request.user, pending.get("brand_id"), roles.MANAGE_ACCOUNTS)
+    if not secrets.compare_digest(str(state)[:200], str(pending["state"])):
+        return Callback(response=failed(request, _(
+            "This sign-in link does not match the one Tertulia started. Nothing was connected. "
+            "Start again from the accounts page."), brand_id=brand.pk))
+    if time.time() > float(pending.get("expires") or 0):
+        return Callback(response=failed(request, _(
+            "This sign-in took too long and expired. Nothing was connected. "
+            "Start again from the accounts page."), brand_id=brand.pk))
+    if request.GET.get("error"):
+        messages.info(request, _("The %(network)s account was not connected: access was not granted.")
+                      % {"network": network_label})
+        return Callback(response=redirect("account_list", brand.pk))
+    code = request.GET.get("code", "")
+    if not code or len(code) > MAX_CODE_LENGTH:
+        return Callback(response=failed(request, _(
+            "The server did not send a sign-in code. Nothing was connected."), brand_id=brand.pk))
+    return Callback(brand=brand, code=code, pending=pending)
+
+
+def refused(request, err: ConnectorError, brand_id: int, *, where: str) -> HttpResponse:
+    """The network refused the exchange or a read after it: say why, keep nothing."""
+    log.info("%s: %s", where, err.log_line())
+    return failed(request, _("The server refused to connect the account: %(reason)s")
+                  % {"reason": err.user_message}, status=200, brand_id=brand_id)
+
+
+def connected(request, account, created: bool) -> None:
+    if created:
+        messages.success(request, _("Connected %(handle)s.") % {"handle": account.handle})
+    else:
+        messages.success(request, _("Reconnected %(handle)s; its posts and history are kept.")
+                         % {"handle": account.handle})

@@ -1,0 +1,155 @@
+"""Signing an X account in: OAuth 2.0 Authorization Code with PKCE (docs.x.com,
+fundamentals/authentication/oauth-2-0/authorization-code and user-access-token).
+
+- consent page: ``{auth}/i/oauth2/authorize`` with ``response_type=code``, ``client_id``,
+  ``redirect_uri``, ``scope``, ``state``, ``code_challenge`` (S256);
+- token endpoint: ``{api}/2/oauth2/token``, form-encoded; Tertulia is a *confidential* client
+  (it keeps a client secret), so it authenticates with HTTP Basic (client id : secret);
+- access tokens last two hours; ``offline.access`` adds a refresh token, and every refresh
+  returns a NEW refresh token and spends the old one (the caller must store it at once).
+
+The network calls only; the views keep the session and the messages. Every call goes through
+``HttpClient`` (timeouts, error mapping, SSRF guard).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from ..base import AuthorizationRequest, Credentials, Profile, pkce_pair
+from ..errors import AuthExpired, Permanent, Retryable
+from ..http import MSG_MALFORMED, HttpClient, HttpConfig, clean_text
+from .. import oauth_flow
+
+DEFAULT_AUTH = "https://x.com"
+DEFAULT_API = "https://api.x.com"
+# tweet.read/users.read: read posts and the profile; tweet.write: publish, reply, delete;
+# media.write: upload images and videos; offline.access: a refresh token (else 2 hours).
+SCOPES = "tweet.read tweet.write users.read media.write offline.access"
+
+MSG_CODE_REFUSED = _("X did not accept the sign-in code. Start again.")
+MSG_APP_REFUSED = _("X did not accept Tertulia's X app credentials. Check X_CLIENT_ID and X_CLIENT_SECRET.")
+MSG_REFRESH_REFUSED = _("X no longer accepts this account's sign-in. Reconnect the account.")
+MSG_NO_TOKEN = _("X did not give Tertulia access to the account.")
+
+
+def http_config() -> HttpConfig:
+    """The same connector settings the publishing engine uses (``PUBLISHING["HTTP"]``)."""
+    return HttpConfig(**getattr(settings, "PUBLISHING", {}).get("HTTP", {}))
+
+
+def auth_base() -> str:
+    return oauth_flow.endpoint("x", "auth", DEFAULT_AUTH)
+
+
+def api_base() -> str:
+    return oauth_flow.endpoint("x", "api", DEFAULT_API)
+
+
+def app() -> tuple[str, str]:
+    conf = oauth_flow.app_settings("x")
+    return str(conf.get("client_id") or ""), str(conf.get("client_secret") or "")
+
+
+def authorization_request(client_id: str, redirect_uri: str, *, auth_url: str = "",
+                          scopes: str = SCOPES) -> AuthorizationRequest:
+    verifier, challenge = pkce_pair()
+    state = secrets.token_urlsafe(32)
+    query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+                       "scope": scopes, "state": state, "code_challenge": challenge,
+                       "code_challenge_method": "S256"})
+    return AuthorizationRequest(url=f"{(auth_url or auth_base()).rstrip('/')}/i/oauth2/authorize?{query}",
+                                state=state, code_verifier=verifier)
+
+
+def _token_call(api_url: str, client_id: str, client_secret: str, form: dict[str, str], *,
+                http_config: HttpConfig | None, refreshing: bool) -> Credentials:
+    headers = {}
+    if client_secret:
+        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        headers["Authorization"] = f"Basic {basic}"
+    form = {**form, "client_id": client_id}
+    client = HttpClient(api_url, config=http_config, network="x", account_key=f"x-oauth:{client_id}")
+    try:
+        response = client.request("POST", "/2/oauth2/token", data=form, headers=headers, auth=False,
+                                   bucket="POST /2/oauth2/token", accept={400, 401, 403})
+    finally:
+        client.close()
+    data = response.data if isinstance(response.data, dict) else {}
+    if response.status >= 400:
+        error = clean_text(str(data.get("error") or ""), 100)
+        detail = clean_text(f"{response.status} {error}: {data.get('error_description') or response.text}", 500)
+        if error in ("unauthorized_client", "invalid_client") or response.status == 401:
+            raise Permanent(MSG_APP_REFUSED, detail=detail, status=response.status)
+        if refreshing:
+            # invalid_request / invalid_grant: the refresh token was revoked, expired or spent.
+            raise AuthExpired(MSG_REFRESH_REFUSED, detail=detail, status=response.status)
+        raise Permanent(MSG_CODE_REFUSED, detail=detail, status=response.status)
+    token = data.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise Retryable(MSG_MALFORMED, detail="token answer without access_token", status=response.status)
+    expires_in = data.get("expires_in")
+    expires_at = None
+    if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) and expires_in > 0:
+        expires_at = datetime.now(timezone.utc) + timedelta(seconds=float(expires_in))
+    refresh = data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else ""
+    return Credentials(access_token=token, refresh_token=refresh or "", expires_at=expires_at,
+                       scope=clean_text(str(data.get("scope") or ""), 500), token_type="Bearer")
+
+
+def exchange_code(api_url: str, client_id: str, client_secret: str, code: str, code_verifier: str,
+                  redirect_uri: str, *, http_config: HttpConfig | None = None) -> Credentials:
+    credentials = _token_call(api_url, client_id, client_secret,
+                              {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                               "code_verifier": code_verifier}, http_config=http_config, refreshing=False)
+    if not credentials.access_token:
+        raise Permanent(MSG_NO_TOKEN)
+    return credentials
+
+
+def refresh_tokens(api_url: str, client_id: str, client_secret: str, current: Credentials, *,
+                   http_config: HttpConfig | None = None) -> Credentials:
+    """Renew with the refresh token. X rotates it: the answer's refresh token replaces the old
+    one; an answer without one keeps the old (never drop a refresh token X did not replace)."""
+    fresh = _token_call(api_url, client_id, client_secret,
+                        {"grant_type": "refresh_token", "refresh_token": current.refresh_token},
+                        http_config=http_config, refreshing=True)
+    if not fresh.refresh_token:
+        fresh = Credentials(access_token=fresh.access_token, refresh_token=current.refresh_token,
+                            expires_at=fresh.expires_at, scope=fresh.scope or current.scope)
+    return fresh
+
+
+@dataclass(frozen=True)
+class Approved:
+    credentials: Credentials
+    profile: Profile
+    base_url: str
+
+
+def start(redirect_uri: str) -> AuthorizationRequest:
+    client_id, _secret = app()
+    return authorization_request(client_id, redirect_uri)
+
+
+def finish(code: str, code_verifier: str, redirect_uri: str, *, config: HttpConfig | None = None) -> Approved:
+    """Exchange the code and learn whose account it is (``GET /2/users/me``). Raises the
+    connector errors (``errors.py``)."""
+    from .connector import XConnector
+
+    config = config or http_config()
+    client_id, client_secret = app()
+    base = api_base()
+    credentials = exchange_code(base, client_id, client_secret, code, code_verifier, redirect_uri,
+                                http_config=config)
+    with XConnector(base_url=base, credentials=credentials, http_config=config, client_id=client_id,
+                    client_secret=client_secret, account_key=f"connect:x:{secrets.token_hex(4)}") as connector:
+        profile = connector.fetch_profile()
+    return Approved(credentials=credentials, profile=profile, base_url=base)
