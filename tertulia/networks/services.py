@@ -24,6 +24,9 @@ IDENTITY_FIELDS = frozenset({"base_url", "external_id"})
 log = logging.getLogger(__name__)
 
 
+SIGNED_IN_ID = "signed_in_id"  # options key: the external id a network's sign-in vouched for
+
+
 def clean_options(network: str, options) -> dict:
     """The per-network publishing options of an account. WordPress: ``post_status`` (publish, or
     draft for someone to finish in WordPress) and ``categories`` (names that exist on the site)."""
@@ -98,6 +101,9 @@ def do_update_account(ctx: Ctx, account: SocialAccount, *, access_token: str | N
             value = clean_options(account.network, value)
         setattr(account, key, value)
     changes = audit.diff(before, audit.snapshot(account, ACCOUNT_FIELDS))
+    if changes.keys() & IDENTITY_FIELDS and SIGNED_IN_ID in (account.options or {}):
+        account.options = {k: v for k, v in account.options.items() if k != SIGNED_IN_ID}
+        fields["options"] = account.options  # saved below, with the rest of what changed
     if (changes.keys() & IDENTITY_FIELDS) and (account.access_token or account.refresh_token):
         # The token was issued by the old server for the old account. Sending it anywhere
         # else would hand it to whoever runs that address, so it is dropped, not moved.
@@ -296,6 +302,10 @@ def do_connect_oauth_account(ctx: Ctx, brand, *, network: str, base_url: str, cr
         account.refresh_token = credentials.refresh_token
     account.token_expires_at = credentials.expires_at
     account.status, account.status_reason = SocialAccount.Status.CONNECTED, ""
+    # The network itself said, through the sign-in, that this id is the account's: what
+    # webhooks trust (an id typed into a form or the API proves nothing, and page ids are
+    # public). ``options`` cannot be set by hand for these networks (``clean_options``).
+    account.options = {**(account.options or {}), SIGNED_IN_ID: account.external_id}
     if server_limits is not None:
         account.server_limits = dict(server_limits)
     account.full_clean(validate_constraints=False)

@@ -378,8 +378,14 @@ def publish(target_id: int, version: int) -> str:
     attempt = claim(target, now)
     if attempt is None:
         return "stale"
-    others = [_pool().submit(_deliver_other, other.pk, other_attempt)
-              for other, other_attempt in claim_more(now, exclude=target.pk)]
+    others = []
+    try:
+        for other, other_attempt in claim_more(now, exclude=target.pk):
+            others.append(_pool().submit(_deliver_other, other.pk, other_attempt))
+    except Exception:  # noqa: BLE001 - the batch is a bonus: never strand this task's own claim
+        # A claim already committed but not submitted stays ``publishing`` until its lease
+        # expires, then the sweeper reconciles it (find_published before any retry).
+        log.exception("target %s: claiming or submitting its batch failed; sending its own target", target.pk)
     try:
         return deliver(target, attempt)
     finally:
@@ -448,7 +454,10 @@ def _deliver_other(target_id: int, attempt: DeliveryAttempt) -> str:
     here leaves the target ``publishing`` for the sweeper to reconcile, never sent twice."""
     close_old_connections()
     try:
-        return deliver(load_target(target_id), attempt)
+        target = load_target(target_id)
+        if target is None or target.state != S.PUBLISHING or target.attempt_id != attempt.attempt_id:
+            return "stale"  # the claim was taken over (an expired lease) or the row changed: send nothing
+        return deliver(target, attempt)
     except Exception:
         log.exception("target %s attempt %s: delivery failed in the batch pool", target_id, attempt.attempt_id)
         return "error"

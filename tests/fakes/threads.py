@@ -184,6 +184,7 @@ class FakeThreads(server.LoopbackServer):
         self.reply_quota_usage = 0
         self.video_polls = 1  # status reads a video container stays IN_PROGRESS
         self.stuck = False  # every media container stays IN_PROGRESS
+        self.listing_lag = False  # new posts exist but are not in the account's listing yet
         self.failing_media: dict[str, str] = {}  # URL substring -> error_message (ERROR status)
         self.page_size = 25
         self._seq = 18000000000000000
@@ -314,7 +315,8 @@ class FakeThreads(server.LoopbackServer):
             if method == "GET" and edge == "threads_publishing_limit":
                 return self._limits(params)
             if method == "GET" and edge == "threads":
-                return self._page(request, [m for m in reversed(self.posts())], params)
+                listed = [] if self.listing_lag else list(reversed(self.posts()))
+                return self._page(request, listed, params)
             if method == "GET" and edge == "replies":
                 mine = [m for m in self.media.values() if m["owner"] == USER_ID and m.get("replied_to")
                         and m["id"] not in self.deleted]

@@ -54,7 +54,7 @@ from ..base import (
     Visibility,
     normalize_text,
 )
-from ..errors import Ambiguous, ConnectorError, Permanent, Retryable, fill
+from ..errors import Ambiguous, ConnectorError, Permanent, RateLimited, Retryable, fill
 from ..http import clean_text, safe_url
 from ..meta.graph import GraphConnector
 
@@ -84,6 +84,8 @@ MSG_NO_VIDEO = _("Tertulia does not publish videos to Facebook Pages yet. Post p
 MSG_VISIBILITY = _("A Facebook Page post is public; it has no other visibility.")
 MSG_BAD_ID = _("That is not a Facebook post or comment id.")
 MSG_NO_PAGE = _("This Facebook account has no Page id. Reconnect it with the Meta sign-in.")
+MSG_MAYBE_CREATED = _("Facebook had a problem while taking the post, so it may have gone out. We will check "
+                      "the Page before trying again.")
 MSG_UNREADABLE = _("Facebook accepted the request but its answer could not be read. We will check the Page "
                    "before trying again.")
 
@@ -193,7 +195,16 @@ class FacebookConnector(GraphConnector):
         return self._created(self._write(f"{page}/feed", data=data))
 
     def _write(self, path: str, *, data: dict[str, Any], files: dict | None = None) -> Any:
-        return self._call("POST", path, data=data, files=files).data
+        """A POST that creates something. Graph answers 500 or a transient code (1, 2) as a
+        catch-all, sometimes after the post was created, and Pages take no idempotency key: so
+        such an answer is ``Ambiguous`` (the engine looks on the Page before any retry), not a
+        plain retry. A throttle answer (``RateLimited``) created nothing and stays as it is."""
+        try:
+            return self._call("POST", path, data=data, files=files).data
+        except RateLimited:
+            raise
+        except Retryable as exc:
+            raise Ambiguous(MSG_MAYBE_CREATED, detail=exc.detail, status=exc.status) from exc
 
     def _created(self, data: Any, *, key: str = "id") -> PublishedRef:
         post_id = data.get(key) if isinstance(data, dict) else None

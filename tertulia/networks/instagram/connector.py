@@ -326,9 +326,13 @@ class InstagramConnector(GraphConnector):
         self._validate(payload)
         fingerprint = self._fingerprint(payload)
         stored = self.container_store.get(payload.marker) if payload.marker else None
-        if stored and stored.get("fp") != fingerprint:
-            stored = None  # the post was edited since: its old container is not this post
         container = str(stored["id"]) if stored and _ID.match(str(stored.get("id") or "")) else ""
+        if container and stored.get("fp") != fingerprint:
+            # The post was edited since: its old container is not this post, unless an earlier
+            # attempt published it (answer lost), in which case the post is out, old words and all.
+            if self._container_status(container)[0] == "PUBLISHED":
+                raise Ambiguous(MSG_PUBLISHED_NOT_LISTED, detail=f"container {container} PUBLISHED before an edit")
+            container = ""
         if container:
             try:
                 status, text = self._container_status(container)
@@ -341,7 +345,9 @@ class InstagramConnector(GraphConnector):
                 # An earlier media_publish went through and its answer was lost.
                 ref = self._find_media(payload, since=datetime.fromtimestamp(stored["at"], timezone.utc))
                 if ref is None:
-                    raise Retryable(MSG_PUBLISHED_NOT_LISTED, detail=f"container {container} PUBLISHED")
+                    # Published, not listed yet: the engine asks find_published (which says
+                    # "cannot tell" while the container is PUBLISHED) and never posts again.
+                    raise Ambiguous(MSG_PUBLISHED_NOT_LISTED, detail=f"container {container} PUBLISHED")
                 self._forget(payload)
                 return ref
             if status == "EXPIRED":
@@ -494,6 +500,8 @@ class InstagramConnector(GraphConnector):
         if payload.reply_to:
             return self._find_comment(payload, since=since)
         stored = self.container_store.get(payload.marker) if payload.marker else None
+        if stored and isinstance(stored.get("at"), (int, float)):
+            since = min(since, datetime.fromtimestamp(stored["at"], timezone.utc))  # an earlier attempt's upload
         ref = self._find_media(payload, since=since)
         if ref is not None:
             # The container entry stays (it expires in 24 h): a publish with this marker

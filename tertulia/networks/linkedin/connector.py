@@ -68,7 +68,7 @@ from ..base import (
     Visibility,
     normalize_text,
 )
-from ..errors import Ambiguous, AuthExpired, ConnectorError, Permanent, Retryable, fill
+from ..errors import Ambiguous, AuthExpired, ConnectorError, Permanent, RateLimited, Retryable, fill
 from ..http import MSG_MALFORMED, ApiResponse, HttpClient, clean_text, error_text, safe_url
 from ..ratelimit import RateRule
 
@@ -346,7 +346,15 @@ class LinkedInConnector(Connector):
             if article.thumbnail is not None and article.thumbnail.mime_type in IMAGE_TYPES:
                 content["thumbnail"] = self.upload_image(article.thumbnail)
             body["content"] = {"article": content}
-        response = self.call("POST", "/rest/posts", json_body=body, expect_json=False)
+        try:
+            response = self.call("POST", "/rest/posts", json_body=body, expect_json=False)
+        except RateLimited:
+            raise
+        except Retryable as exc:
+            # A 5xx on the one request that creates the post may come after LinkedIn created it:
+            # look on the page before any retry (a blind retry would post twice, or meet LinkedIn's
+            # 422 DUPLICATE and report a live post as failed).
+            raise Ambiguous(MSG_UNREADABLE, detail=exc.detail, status=exc.status) from exc
         urn = clean_text(response.headers.get("x-restli-id", ""), 200)
         if not _URN.match(urn):
             raise Ambiguous(MSG_UNREADABLE, detail=f"{response.status} x-restli-id={urn[:80]!r}",

@@ -10,7 +10,7 @@ Documented codes (developers.facebook.com/docs/graph-api/guides/error-handling):
 - 4, 17, 32, 613, 80001-80009 (application, user, page and business-use-case throttling) ->
   ``RateLimited``; the wait comes from ``X-Business-Use-Case-Usage`` /
   ``X-App-Usage`` (``estimated_time_to_regain_access``, minutes) when present.
-- 1, 2, and any error with ``is_transient: true`` -> ``Retryable``.
+- 1, 2 (and Instagram's -1, -2), and any error with ``is_transient: true`` -> ``Retryable``.
 - 10 and 200-299: a permission is missing -> ``Permanent`` with "reconnect and grant it".
 - 368: the account is temporarily blocked for policy reasons -> ``Permanent``.
 - everything else (100 invalid parameter, 9004 media URL unreachable, ...) -> ``Permanent``.
@@ -42,7 +42,9 @@ THREADS_AUTH_URL = "https://threads.com"  # threads.net still answers too
 THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80001, 80010)})
 TOKEN_CODES = frozenset({102, 190})
 PERMISSION_CODES = frozenset({10, *range(200, 300)})
-TRANSIENT_CODES = frozenset({1, 2})
+# 1, 2: Graph's "unknown" and "service temporarily unavailable"; -1 (subcode 2207001, "server
+# error, retry") and -2 (2207003, "timeout downloading the media") are Instagram's.
+TRANSIENT_CODES = frozenset({1, 2, -1, -2})
 DEFAULT_THROTTLE_WAIT = 15 * 60.0  # Meta's windows are an hour; most throttles lift well before
 MAX_THROTTLE_WAIT = 24 * 3600.0
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from ..http import clean_text
 from ..models import Network, SocialAccount
+from ..services import SIGNED_IN_ID
 from .graph import verify_signature
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,11 @@ def handle(body: bytes) -> Result:
 
     batches, result = parse(body)
     for (network, entry_id), items in batches.items():
-        accounts = list(SocialAccount.objects.filter(network=network, external_id=entry_id).order_by("pk"))
+        # Only accounts whose id Meta's own sign-in vouched for, and still connected: an id typed
+        # into a form (Page ids are public) must not route another business's comments.
+        accounts = list(SocialAccount.objects.filter(
+            network=network, external_id=entry_id, status=SocialAccount.Status.CONNECTED,
+            **{f"options__{SIGNED_IN_ID}": entry_id}).order_by("pk"))
         if not accounts:
             result.ignored += len(items)
             continue

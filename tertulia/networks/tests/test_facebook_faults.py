@@ -4,6 +4,8 @@ answer, a timeout after the post was created, malformed JSON, a missing permissi
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from tertulia.networks.base import PostPayload
@@ -52,13 +54,18 @@ def test_a_transient_graph_error_is_retryable(facebook, fake_graph):
 
 
 @pytest.mark.parametrize("fault", [Fault.server_error(502, after=True), Fault.server_error(504, after=True),
-                                   Fault.timeout_after(2.0), Fault.drop_after()])
+                                   Fault.timeout_after(2.0), Fault.drop_after(),
+                                   # Graph's catch-alls, which can come after the post was created:
+                                   Fault.server_error(500, after=True),
+                                   Fault.graph_error(2, "An unexpected error has occurred.", status=500,
+                                                     after=True)])
 def test_a_write_whose_answer_was_lost_is_ambiguous(facebook, fake_graph, fault):
     facebook.http.config = type(facebook.http.config)(read_timeout=0.5, allow_private_networks=True)
     fake_graph.inject("POST /:id/feed", fault)
     with pytest.raises(Ambiguous):
         facebook.publish(PostPayload(text="¿Salió?"))
     assert len(fake_graph.page_posts()) == 1  # it did: find_published must look before any retry
+    assert facebook.find_published(PostPayload(text="¿Salió?"), since=datetime.now(timezone.utc) - timedelta(minutes=1))
 
 
 def test_a_garbled_read_is_retryable(facebook, fake_graph):

@@ -245,6 +245,26 @@ def test_a_retry_after_a_lost_publish_answer_returns_the_post_instead_of_publish
     assert len(fake_instagram.requests_to("POST media")) == 1
 
 
+def test_an_edit_after_a_lost_publish_answer_never_publishes_a_second_post(fake_instagram, instagram_http_config):
+    """media_publish went through (answer lost), then the CM edited the caption: the kept
+    container is PUBLISHED, so the post is out with the old words. The retry must not upload
+    the new caption as a second post: it says "maybe" (Ambiguous), and find_published, which
+    cannot match the new caption, says "cannot tell" rather than "absent"."""
+    store = MemoryContainerStore()
+    fake_instagram.inject("POST media_publish", Fault.server_error(500, after=True))
+    before = PostPayload(text="Primera versión", media=(image(),), marker="edited")
+    with another(fake_instagram, instagram_http_config, store) as first, pytest.raises(Retryable):
+        first.publish(before)
+    after = PostPayload(text="Versión corregida", media=(image(),), marker="edited")
+    with another(fake_instagram, instagram_http_config, store) as second:
+        with pytest.raises(Ambiguous):
+            second.publish(after)
+        with pytest.raises(Retryable):
+            second.find_published(after, since=datetime.now(timezone.utc))
+    assert len(fake_instagram.published_media()) == 1
+    assert len(fake_instagram.requests_to("POST media")) == 1
+
+
 def test_find_published_does_not_match_another_caption_or_older_posts(instagram, fake_instagram):
     instagram.publish(PostPayload(text="Otra cosa", media=(image(),)))
     assert instagram.find_published(PostPayload(text="La nuestra", media=(image(),)),

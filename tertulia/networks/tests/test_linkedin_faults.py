@@ -94,6 +94,18 @@ def test_server_errors(linkedin, fake_linkedin):
     assert len(fake_linkedin.live_posts()) == 1  # it did go out: find_published must look
 
 
+def test_a_500_after_the_post_was_created_is_ambiguous_and_then_found(linkedin, fake_linkedin):
+    """LinkedIn answers 500 although it created the post: that is "maybe", never a plain retry
+    (which would post twice, or meet 422 DUPLICATE and fail a post that is live)."""
+    fake_linkedin.inject("posts.create", Fault.server_error(500, after=True))
+    payload = PostPayload(text="Sale tras un 500")
+    since = datetime.now(timezone.utc)
+    with pytest.raises(Ambiguous):
+        linkedin.publish(payload)
+    (live,) = fake_linkedin.live_posts()
+    assert linkedin.find_published(payload, since=since).external_id == live["id"]
+
+
 def test_timeout_after_the_post_is_ambiguous_and_then_found(fake_linkedin):
     config = HttpConfig(connect_timeout=2.0, read_timeout=0.5, write_timeout=2.0, allow_private_networks=True)
     since = datetime.now(timezone.utc)

@@ -107,7 +107,10 @@ def test_sign_in_then_choose_connects_the_page_and_its_instagram(alpha, fake_gra
     assert (fb.external_id, fb.handle, fb.display_name) == (PAGE_ID, "facebookapp", "Facebook")
     assert fb.access_token == fake_graph.page_token and fb.token_expires_at is None
     assert fb.base_url == fake_graph.base_url
-    assert (ig.external_id, ig.handle, ig.options) == (IG_USER_ID, "@cafetertulia", {"page_id": PAGE_ID})
+    assert (ig.external_id, ig.handle) == (IG_USER_ID, "@cafetertulia")
+    # The Page it publishes through, and the ids Meta's sign-in vouched for (what webhooks trust).
+    assert ig.options == {"page_id": PAGE_ID, "signed_in_id": IG_USER_ID}
+    assert fb.options == {"signed_in_id": PAGE_ID}
     assert ig.access_token == fake_graph.page_token
     assert not SocialAccount.objects.filter(external_id=OTHER_PAGE_ID).exists()  # not ticked
     # The chosen Page is subscribed to the app's webhooks with its own token; the other is not.

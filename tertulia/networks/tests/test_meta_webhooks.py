@@ -29,15 +29,23 @@ def meta_app(settings):
         "client_id": "1234567890", "client_secret": SECRET, "webhook_verify_token": "verify-me-please"}}
 
 
+def signed_in(user, brand, network, handle, external_id, token="t", base_url=""):
+    """An account connected through the network's sign-in (what vouches for its id)."""
+    from tertulia.networks.base import Credentials, Profile
+    from tertulia.networks.services import do_connect_oauth_account
+
+    account, _created = do_connect_oauth_account(
+        Ctx(user, via="test"), brand, network=network, base_url=base_url, credentials=Credentials(token),
+        profile=Profile(external_id=external_id, handle=handle))
+    return account
+
+
 @pytest.fixture
 def accounts(brand_a, brand_b):
     (a, pa), (b, pb) = brand_a, brand_b
-    fa = do_add_account(Ctx(pa["owner"], via="test"), a, network="facebook", handle="cafe", external_id=PAGE,
-                        access_token="t")
-    fb = do_add_account(Ctx(pb["owner"], via="test"), b, network="facebook", handle="cafe", external_id=PAGE,
-                        access_token="t")
-    ig = do_add_account(Ctx(pa["owner"], via="test"), a, network="instagram", handle="cafetertulia", external_id=IG,
-                        access_token="t")
+    fa = signed_in(pa["owner"], a, "facebook", "cafe", PAGE)
+    fb = signed_in(pb["owner"], b, "facebook", "cafe", PAGE)
+    ig = signed_in(pa["owner"], a, "instagram", "cafetertulia", IG)
     return fa, fb, ig
 
 
@@ -171,8 +179,8 @@ def ig_on_fake(brand_a, settings):
                                                            "allow_private_networks": True}}
     brand, people = brand_a
     with FakeGraph() as fake:
-        account = do_add_account(Ctx(people["owner"], via="test"), brand, network="instagram", handle="cafetertulia",
-                                 external_id=IG_USER_ID, access_token=fake.page_token, base_url=fake.base_url)
+        account = signed_in(people["owner"], brand, "instagram", "cafetertulia", IG_USER_ID, token=fake.page_token,
+                            base_url=fake.base_url)
         yield fake, account
 
 
@@ -211,3 +219,24 @@ def test_a_mention_graph_will_not_give_is_left_for_polling(ig_on_fake):
     body = mention("17918195224117851", "505050505")
     assert post(body, sign(body)).status_code == 200
     assert not Interaction.objects.filter(account=account).exists()
+
+
+def test_an_id_typed_by_hand_or_re_pointed_receives_nothing(accounts, tenant):
+    """Page ids are public: a manager of another workspace who types the victim's Page id into
+    an account (form or API), or re-points one of theirs to it, must not receive its comments.
+    Only ids vouched for by Meta's sign-in, on connected accounts, get the webhook's data."""
+    from tertulia.inbox.models import Interaction
+    from tertulia.networks.services import do_update_account
+
+    c, pc = tenant("Gamma")
+    typed = do_add_account(Ctx(pc["owner"], via="test"), c, network="facebook", handle="imposter", external_id=PAGE,
+                           access_token="t")
+    own = signed_in(pc["owner"], c, "facebook", "mine", "999000111")
+    moved = do_update_account(Ctx(pc["owner"], via="test"), own, external_id=PAGE)
+    do_update_account(Ctx(pc["owner"], via="test"), moved, status="connected", access_token="again")
+    body = page_comment()
+    assert post(body, sign(body)).status_code == 200
+    assert not Interaction.objects.filter(brand=c).exists()
+    assert Interaction.objects.filter(brand=accounts[0].brand).exists()  # the real Page's brand got it
+    typed.refresh_from_db()
+    assert "signed_in_id" not in typed.options

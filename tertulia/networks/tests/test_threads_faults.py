@@ -111,3 +111,38 @@ def test_refresh_of_an_expired_token_is_auth_expired(fake_threads, threads_http_
         connector.refresh_credentials()
     assert ThreadsConnector.supports_refresh
     assert connector.needs_refresh(now=datetime.now(timezone.utc)) is False  # no expiry known
+
+
+def test_a_post_published_behind_a_500_is_never_posted_again(threads, fake_threads):
+    """threads_publish answers 500 although it published. The next attempt, minutes later,
+    finds its container PUBLISHED: it asks instead of posting, and find_published searches back
+    to when the container was made, not just to this attempt's start."""
+    from tertulia.networks.errors import Ambiguous
+
+    fake_threads.inject(r"threads_publish$", Fault.server_error(500, after=True), times=1)
+    payload = PostPayload(text="Sale tras un 500", marker="m-500")
+    with pytest.raises(Retryable):
+        threads.publish(payload)
+    assert len(fake_threads.posts()) == 1  # it did go out
+    later = datetime.now(timezone.utc) + timedelta(minutes=10)  # the retry's attempt started later
+    with pytest.raises(Ambiguous):
+        threads.publish(payload)
+    ref = threads.find_published(payload, since=later)
+    assert ref.external_id == fake_threads.posts()[0]["id"]
+    assert len(fake_threads.posts()) == 1 and len(fake_threads.requests_to(r"threads_publish$")) == 1
+
+
+def test_a_published_container_not_listed_yet_is_cannot_tell_not_absent(threads, fake_threads):
+    """If the listing does not show the post yet, find_published must not say "absent" (the
+    engine would post again): a PUBLISHED container means it exists."""
+    from tertulia.networks.errors import Ambiguous
+
+    fake_threads.inject(r"threads_publish$", Fault.drop_after(), times=1)
+    payload = PostPayload(text="Aún no listado", marker="m-unlisted")
+    with pytest.raises(Ambiguous):
+        threads.publish(payload)
+    fake_threads.listing_lag = True  # Meta's listing has not caught up
+    with pytest.raises(Retryable):
+        threads.find_published(payload, since=datetime.now(timezone.utc))
+    fake_threads.listing_lag = False
+    assert threads.find_published(payload, since=datetime.now(timezone.utc)).external_id == fake_threads.posts()[0]["id"]

@@ -395,7 +395,8 @@ class ThreadsConnector(GraphConnector):
             status, _reason = self._status(container_id)
             if status == "PUBLISHED":
                 # An earlier attempt published it and lost the answer: look it up, never re-post.
-                self.containers.discard(key)
+                # The entry stays until find_published finds the post, so no later attempt makes
+                # a new container for it.
                 raise Ambiguous(MSG_UNCONFIRMED, detail=f"container {container_id} already PUBLISHED")
             if status in ("ERROR", "EXPIRED", ""):
                 self.containers.discard(key)
@@ -406,7 +407,6 @@ class ThreadsConnector(GraphConnector):
         if payload.media:
             try:
                 if self._wait_ready(container_id) == "PUBLISHED":
-                    self.containers.discard(key)
                     raise Ambiguous(MSG_UNCONFIRMED, detail=f"container {container_id} already PUBLISHED")
             except Permanent:
                 self.containers.discard(key)
@@ -453,6 +453,25 @@ class ThreadsConnector(GraphConnector):
     # -- reconciliation ------------------------------------------------------------------
 
     def find_published(self, payload: PostPayload, *, since: datetime) -> PublishedRef | None:
+        """Our post among the account's recent ones. When a container we made for this payload
+        says PUBLISHED, the post exists whatever the listing shows: the search goes back to
+        when the container was made (an earlier attempt may have published it), and a post
+        not listed yet is an error ("cannot tell"), never None (which would let the engine
+        post again)."""
+        key = self._pending_key(payload)
+        entry = self.containers.get(key)
+        if entry is not None:
+            since = min(since, datetime.fromtimestamp(entry["at"], timezone.utc))
+        found = self._find_listed(payload, since)
+        if found is not None:
+            self.containers.discard(key)
+            self.containers.discard(key + "#children")
+            return found
+        if entry is not None and self._status(entry["id"])[0] == "PUBLISHED":
+            raise Retryable(MSG_UNCONFIRMED, detail=f"container {entry['id']} PUBLISHED, post not listed yet")
+        return None
+
+    def _find_listed(self, payload: PostPayload, since: datetime) -> PublishedRef | None:
         user_id = self._user_id()
         edge = "replies" if payload.reply_to else "threads"
         # The account's own replies (GET /{user}/replies) have no hide_status: ask for the basics.
