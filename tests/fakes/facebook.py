@@ -38,12 +38,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.parser import BytesParser
-from email.policy import HTTP
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from . import server
 from .corpora import corpora_dir
@@ -572,7 +570,7 @@ class _Handler(server.FakeHandler):
         if match is None:
             return self._send(None, 400, GraphError(2500, "Unknown path components").body())
         try:
-            params, files = _params(parts.query, headers, body)
+            params, files = server.request_params(parts.query, headers, body)
         except ValueError:
             return self._send(None, 400, GraphError(100, "Invalid JSON").body())
         auth = headers.get("authorization", "")
@@ -618,30 +616,6 @@ class _Handler(server.FakeHandler):
             self._send(request, fault.status, None, raw=(fault.body or "").encode())
             return True
         return False
-
-
-
-def _params(query: str, headers: dict[str, str], body: bytes):
-    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
-    files: dict[str, tuple[str, str, bytes]] = {}
-    ctype = headers.get("content-type", "")
-    if body and ctype.startswith("application/json"):
-        data = json.loads(body)
-        if isinstance(data, dict):
-            params.update(data)
-    elif body and ctype.startswith("multipart/form-data"):
-        message = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + ctype.encode() + b"\r\nMIME-Version: 1.0\r\n\r\n" + body)
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            content = part.get_payload(decode=True) or b""
-            if part.get_filename():
-                files[name] = (part.get_filename(), part.get_content_type(), content)
-            else:
-                params[name] = content.decode("utf-8", "replace")
-    elif body:
-        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    return params, files
 
 
 FakeGraph.handler_class = _Handler

@@ -9,7 +9,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import SplitResult, urlsplit
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 
 @dataclass
@@ -169,3 +172,36 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except OSError:  # BrokenPipeError, ConnectionResetError: the client gave up
             self.close_connection = True
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str, str, bytes]]]:
+    """A ``multipart/form-data`` body: its text fields, and its files as (filename, type, bytes)."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\nMIME-Version: 1.0\r\n\r\n" + body)
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, str, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        content = part.get_payload(decode=True) or b""
+        if part.get_filename():
+            files[name] = (part.get_filename(), part.get_content_type(), content)
+        else:
+            fields[name] = content.decode("utf-8", "replace")
+    return fields, files
+
+
+def request_params(query: str, headers: dict[str, str], body: bytes) -> tuple[dict[str, Any], dict]:
+    """Query string and body (JSON object, multipart or form-encoded) as one dict, and the files."""
+    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+    files: dict[str, tuple[str, str, bytes]] = {}
+    ctype = headers.get("content-type", "")
+    if body and ctype.startswith("application/json"):
+        data = json.loads(body)
+        if isinstance(data, dict):
+            params.update(data)
+    elif body and ctype.startswith("multipart/form-data"):
+        fields, files = parse_multipart(ctype, body)
+        params.update(fields)
+    elif body:
+        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return params, files

@@ -35,11 +35,8 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
 
 from . import server
 
@@ -426,25 +423,7 @@ _PATH = re.compile(r"^/bot(?P<token>[^/]*)/(?P<method>[A-Za-z]+)/?$")
 
 
 def _params(method: str, query: str, headers: dict[str, str], body: bytes):
-    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
-    files: dict[str, tuple[str, str, bytes]] = {}
-    ctype = headers.get("content-type", "")
-    if body and ctype.startswith("application/json"):
-        data = json.loads(body)
-        if isinstance(data, dict):
-            params.update(data)
-    elif body and ctype.startswith("multipart/form-data"):
-        message = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + ctype.encode() + b"\r\nMIME-Version: 1.0\r\n\r\n" + body)
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            content = part.get_payload(decode=True) or b""
-            if part.get_filename():
-                files[name] = (part.get_filename(), part.get_content_type(), content)
-            else:
-                params[name] = content.decode("utf-8", "replace")
-    elif body:
-        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    params, files = server.request_params(query, headers, body)
     for key in ("reply_parameters", "media", "message_ids", "allowed_updates", "entities"):
         if isinstance(params.get(key), str) and params[key][:1] in ("{", "["):
             params[key] = json.loads(params[key])

@@ -45,8 +45,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from email.parser import BytesParser
-from email.policy import HTTP
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -664,15 +662,7 @@ def _parse(query: str, headers: dict[str, str], body: bytes):
     if body and ctype.startswith("application/json"):
         data = json.loads(body)
     elif body and ctype.startswith("multipart/form-data"):
-        message = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + ctype.encode() + b"\r\nMIME-Version: 1.0\r\n\r\n" + body)
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            content = part.get_payload(decode=True) or b""
-            if part.get_filename():
-                files[name] = (part.get_filename(), part.get_content_type(), content)
-            else:
-                form[name] = content.decode("utf-8", "replace")
+        form, files = server.parse_multipart(ctype, body)
     elif body:
         form.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     return params, data, form, files
