@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "tertulia.networks",
     "tertulia.publishing",
     "tertulia.inbox",
+    "tertulia.nlp",
     "tertulia.listening",
     "tertulia.analytics",
     "tertulia.reports",

@@ -13,4 +13,6 @@ urlpatterns = [
     path("", include("tertulia.core.urls")),
     path("", include("tertulia.strategy.urls")),
     path("", include("tertulia.networks.urls")),
+    path("", include("tertulia.inbox.urls")),
+    path("", include("tertulia.inbox.urls_settings")),
 ]

@@ -210,6 +210,13 @@ def insert_ignore(model: type[models.Model], fields: Sequence[str], rows: Iterab
     return None
 
 
+def execute(model: type[models.Model], sql: str, params: Sequence) -> int:
+    """Run one parameterised statement (``%s`` placeholders); the number of rows it changed."""
+    with connections[router.db_for_write(model)].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 def execute_many(model: type[models.Model], sql: str, params: Iterable[Sequence]) -> None:
     """Run one parameterised statement for many parameter rows (``%s`` placeholders)."""
     connection = connections[router.db_for_write(model)]

@@ -25,7 +25,8 @@ def shell(request):
     nav = []
     if brand is not None:
         nav = [
-            {"key": key, "label": label, "url": reverse(f"section_{key}" if key != "settings" else "brand_settings", args=[brand.pk])}
+            {"key": key, "label": label, "url": reverse("inbox") if key == "inbox"  # the unified inbox
+             else reverse(f"section_{key}" if key != "settings" else "brand_settings", args=[brand.pk])}
             for key, label in SECTIONS
         ]
     return {

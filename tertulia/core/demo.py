@@ -392,6 +392,7 @@ class _Generator:
         self._profiles(accounts)
         self._tick("profiles", t0)
         t0 = _time.perf_counter()
+        self._inbox_setup(brand, spec, roles_here)
         self._interactions(brand, spec, index, accounts, budget, cm)
         self._tick("interactions", t0)
         for acc in accounts:
@@ -682,6 +683,28 @@ class _Generator:
             analytics.record_profile_snapshots(acc.obj, samples)
 
     # --- the inbox
+
+    def _inbox_setup(self, brand, spec, roles_here) -> None:
+        """Saved replies in both languages, labels, and three rules a CM would write first:
+        spam is closed, insults are flagged and labelled, complaints go to the CM."""
+        from tertulia.inbox import config
+
+        for titles, texts in data.SAVED_REPLIES:
+            for lang in ("es", "en"):
+                config.do_save_saved_reply(self.owner, brand, title=titles[lang], language=lang, text=texts[lang])
+        names = data.LABELS[spec["language"]]
+        for name in names:
+            config.do_save_label(self.owner, brand, name=name)
+        cm_user = roles_here["community_manager"]
+        with translation.override(spec["language"]):
+            for name, conditions, actions in (
+                (_("Spam is closed"), {"intents": ["spam"]}, {"close": True}),
+                (_("Insults are flagged"), {"min_toxicity": 0.7}, {"flag": True, "labels": ["troll"]}),
+                (_("Complaints go to the community manager"), {"intents": ["complaint"]},
+                 {"assign_to": cm_user.pk}),
+            ):
+                config.do_save_rule(self.owner, brand, name=str(name), enabled=True, conditions=conditions,
+                                    actions=actions)
 
     def _interactions(self, brand, spec, index, accounts, budget, cm) -> None:
         if budget <= 0:

@@ -931,3 +931,20 @@ PLANNING = {
         "comment": "@%(user)s could we use a brighter photo? The text works for me.",
     },
 }
+
+# The inbox's saved replies, in both languages: (title, {language: text}).
+SAVED_REPLIES = [
+    ({"es": "Gracias", "en": "Thank you"},
+     {"es": "¡Muchas gracias, {name}! Nos alegra mucho leerte. Un abrazo del equipo de {brand}.",
+      "en": "Thank you so much, {name}! It made our day. All the best from the {brand} team."}),
+    ({"es": "Lo sentimos: por privado", "en": "Sorry: let's talk in private"},
+     {"es": "Hola {name}, sentimos mucho lo ocurrido. ¿Nos escribes por mensaje privado con tu número de "
+            "pedido? Lo revisamos hoy mismo. {agent}",
+      "en": "Hi {name}, we are really sorry about this. Could you send us a direct message with your order "
+            "number? We will look into it today. {agent}"}),
+    ({"es": "Lo consultamos", "en": "We are checking"},
+     {"es": "¡Buena pregunta, {name}! Lo consultamos con el equipo y te respondemos aquí en cuanto lo sepamos.",
+      "en": "Good question, {name}! We are checking with the team and will answer here as soon as we know."}),
+]
+# Labels every demo brand starts with.
+LABELS = {"es": ["vip", "incidencia", "prensa"], "en": ["vip", "incident", "press"]}

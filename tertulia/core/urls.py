@@ -38,6 +38,7 @@ _OWN_PAGES = {
     "settings",
     "compose",
     "calendar",
+    "inbox",
 }
 
 # The shell's sections that later work fills; each shows an honest "not available yet" page.

@@ -58,9 +58,31 @@ class Conversation(BrandScopedModel):
     last_message_at = models.DateTimeField()
     first_response_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Triage of the conversation, from its newest inbound message (kept by inbox.triage), so
+    # that the list filters and sorts on one table.
+    priority = models.PositiveSmallIntegerField(default=0, db_default=0)  # 0..100, the urgency score
+    sentiment = models.CharField(max_length=8, blank=True, default="", db_default="")
+    intent = models.CharField(max_length=16, blank=True, default="", db_default="")
+    language = models.CharField(max_length=8, blank=True, default="", db_default="")
+    flagged = models.BooleanField(default=False, db_default=False)  # toxic, or from a known troll
+    labels = models.ManyToManyField("Label", blank=True, related_name="conversations")
+    # SLA: when the team owes its first answer and the resolution (None: no target / not owed)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    breach_notified_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["brand", "status", "-last_message_at"])]
+        # The inbox list (inbox.listing) walks one of these per brand and stops after a page:
+        # by status and recency (the default), by recency across statuses, by priority, and
+        # by the SLA's due time. The id ends each one because it breaks ties in the order.
+        indexes = [
+            models.Index(fields=["brand", "status", "last_message_at", "id"], name="inbox_conv_status_recent"),
+            models.Index(fields=["brand", "last_message_at", "id"], name="inbox_conv_recent"),
+            models.Index(fields=["brand", "status", "priority", "last_message_at", "id"],
+                         name="inbox_conv_status_priority"),
+            models.Index(fields=["brand", "status", "first_response_due_at", "id"], name="inbox_conv_status_due"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["account", "kind", "author", "root_external_id"], name="uniq_conversation")
         ]
@@ -102,9 +124,145 @@ class Interaction(BrandScopedModel):
     intent = models.CharField(max_length=16, blank=True, choices=Intent.choices)
     toxicity = models.FloatField(null=True, blank=True)  # 0..1; trolls and insults score high
     urgency = models.FloatField(null=True, blank=True)
+    hidden = models.BooleanField(default=False, db_default=False)  # hidden on the network (by a rule or a CM)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["account", "external_id"], name="uniq_interaction")
         ]
         indexes = [models.Index(fields=["brand", "-created_at"])]
+
+
+class Label(BrandScopedModel):
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    name = models.CharField(_("name"), max_length=60)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "name"], name="uniq_label")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InboxSettings(BrandScopedModel):
+    """A brand's service targets and escalation."""
+
+    brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="inbox_settings")
+    first_response_minutes = models.PositiveIntegerField(_("first response within (minutes)"), default=60)
+    resolution_minutes = models.PositiveIntegerField(_("resolved within (minutes)"), default=24 * 60)
+    escalation_urgency = models.PositiveSmallIntegerField(
+        _("escalate complaints from this urgency (0-100)"), default=80)
+    escalation_emails = models.TextField(_("escalate to these e-mails"), blank=True, max_length=2000,
+                                         help_text=_("One per line. Empty: the brand's managers."))
+
+
+class SavedReply(BrandScopedModel):
+    """A canned answer with variables ({name}, {handle}, {brand}, {agent}) in one language."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    title = models.CharField(_("title"), max_length=120)
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+    text = models.TextField(_("text"), max_length=5000)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "title", "language"], name="uniq_saved_reply")]
+        ordering = ["title", "language"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class InboxRule(BrandScopedModel):
+    """When an interaction matching ``conditions`` arrives, do ``actions`` (in ``position`` order)."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveSmallIntegerField(default=0)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    conditions = models.JSONField(default=dict, blank=True)
+    actions = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "position"])]
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OutgoingReply(BrandScopedModel):
+    """An answer written in the inbox, kept until the network has it (at most once)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Waiting to be sent")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Not sent")
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="replies")
+    in_reply_to = models.ForeignKey(Interaction, on_delete=models.SET_NULL, null=True, related_name="+")
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField(max_length=10000)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    marker = models.CharField(max_length=64)  # idempotency marker, the same on every attempt
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+
+class Presence(models.Model):
+    """Who has a conversation open right now (collision detection)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField(default=timezone.now)
+    composing = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="uniq_presence")]
+
+
+class Correction(BrandScopedModel):
+    """A label the team fixed in the inbox: what the per-brand models learn from."""
+
+    class Field(models.TextChoices):
+        SENTIMENT = "sentiment", _("Sentiment")
+        INTENT = "intent", _("Intent")
+        TOXIC = "toxic", _("Toxic")
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="+")
+    field = models.CharField(max_length=16, choices=Field.choices)
+    old_value = models.CharField(max_length=16, blank=True)
+    new_value = models.CharField(max_length=16)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "field", "created_at"])]
+
+
+class InboxSync(models.Model):
+    """When to poll an account for comments, mentions and messages next (adaptive interval)."""
+
+    account = models.OneToOneField(SocialAccount, on_delete=models.CASCADE, related_name="inbox_sync")
+    next_poll_at = models.DateTimeField(default=timezone.now, db_index=True)
+    interval_seconds = models.PositiveIntegerField(default=300)
+    cursor = models.TextField(blank=True, max_length=4000)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_found = models.PositiveIntegerField(default=0)
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)

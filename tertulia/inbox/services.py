@@ -18,6 +18,7 @@ busy account, a history backfill or a benchmark of a million rows all take the s
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,12 +28,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tertulia.core import bulk, roles
+from tertulia.core.scoping import has_perm
 from tertulia.core.services import Ctx, _log, _require
 from tertulia.networks.models import SocialAccount
 
-from .models import Author, Conversation, Interaction
+from . import rules, triage
+from .models import Author, Conversation, Correction, Interaction, Label
+
+MSG_ASSIGNED_ONE = gettext_lazy("%(who)s assigned you a conversation.")
+MSG_ASSIGNED_MANY = gettext_lazy("%(who)s assigned you %(count)s conversations.")
 
 # Rows per IN (...) lookup and per UPDATE ... CASE: well under SQLite's 999 variables.
 CHUNK = 400
@@ -80,6 +87,8 @@ class IngestResult:
     new_conversations: int = 0
     # external_id -> conversation id, for every interaction of the batch (new or known)
     conversation_ids: dict[str, int] = field(default_factory=dict)
+    # conversations this batch created (known only where the database returns inserted rows)
+    created_conversation_ids: set[int] = field(default_factory=set)
 
 
 def _chunks(seq: Sequence, size: int = CHUNK):
@@ -246,6 +255,7 @@ def _upsert_conversations(account: SocialAccount, deltas: dict[ConvKey, _ConvDel
         if inserted is not None:
             for pk, kind, author_id, root in inserted:
                 found[(kind, author_id, root)] = pk
+                result.created_conversation_ids.add(pk)
             result.new_conversations += len(inserted)
             skipped = [k for k in fresh if k not in found]
             _lookup_conversations(account, skipped, found)
@@ -300,24 +310,25 @@ def ingest_interactions(account: SocialAccount, batch: Iterable[IncomingInteract
         return result
     now = timezone.now()
     with transaction.atomic():
-        known: dict[str, tuple[int, str, int]] = {}
+        known: dict[str, tuple[int, str, int, str, int]] = {}
         for chunk in _chunks(list(items)):
-            for ext, pk, text, conv in bulk.select_in(
-                Interaction, ("external_id", "id", "text", "conversation_id"), {"account_id": account.pk},
-                {"external_id": chunk},
+            for ext, pk, text, conv, direction, author_id in bulk.select_in(
+                Interaction, ("external_id", "id", "text", "conversation_id", "direction", "author_id"),
+                {"account_id": account.pk}, {"external_id": chunk},
             ):
-                known[ext] = (pk, text, conv)
-        edits = []
-        for ext, (pk, text, conv) in known.items():
+                known[ext] = (pk, text, conv, direction, author_id)
+        edits, edited_items, edited_authors = [], [], {}
+        for ext, (pk, text, conv, direction, author_id) in known.items():
             result.conversation_ids[ext] = conv
             item = items[ext]
             if item.text != text:
                 edits.append(Interaction(pk=pk, text=item.text, edited_at=item.edited_at or now))
+                edited_items.append(item)
+                edited_authors[item.author.external_id] = author_id
             else:
                 result.duplicates += 1
         if edits:
-            Interaction.objects.bulk_update(edits, ["text", "edited_at"], batch_size=CHUNK // 4)
-            result.edited = len(edits)
+            _store_edits(account, edits, edited_items, edited_authors, now, result)
         new = [item for ext, item in items.items() if ext not in known]
         if not new:
             return result
@@ -344,18 +355,76 @@ def ingest_interactions(account: SocialAccount, batch: Iterable[IncomingInteract
         conv_pk = _upsert_conversations(account, deltas, result)
 
         brand_id, account_id = account.brand_id, account.pk
+        # Triage of the new inbound messages: one call of the models for the whole batch,
+        # stored in the same INSERT.
+        verdicts = triage.verdicts(brand_id, new, author_pk, now)
         rows = []
-        for item, key in zip(new, item_key):
+        for item, key, v in zip(new, item_key, verdicts):
             conv = conv_pk[key]
             result.conversation_ids[item.external_id] = conv
+            if v is None:
+                fields = (item.language[:8], item.sentiment, item.intent, item.toxicity, item.urgency)
+            else:
+                fields = (v.language[:8], v.sentiment[:8], v.intent[:16], v.toxicity, v.urgency)
             rows.append((
                 brand_id, conv, account_id, item.external_id, item.parent_external_id[:200], item.direction,
-                author_pk[item.author.external_id], item.text, item.language[:8], item.created_at, now,
-                item.edited_at, item.sentiment, item.intent, item.toxicity, item.urgency,
+                author_pk[item.author.external_id], item.text, fields[0], item.created_at, now,
+                item.edited_at, *fields[1:],
             ))
-        bulk.insert_ignore(Interaction, INTERACTION_COLUMNS, rows, conflict=("account", "external_id"))
+        inbound = any(v is not None for v in verdicts)
+        inserted = bulk.insert_ignore(Interaction, INTERACTION_COLUMNS, rows, conflict=("account", "external_id"),
+                                      returning=("external_id", "id") if inbound else ())
         result.created = len(rows)
+        if inbound:
+            _after_insert(account, new, verdicts, result, inserted)
     return result
+
+
+def _store_edits(account: SocialAccount, edits: list[Interaction], items: list[IncomingInteraction],
+                 author_pk: dict[str, int], now: datetime, result: IngestResult) -> None:
+    """New words on a known message: stored, and triaged again (an edit can turn a question
+    into an insult); a message that became toxic flags its conversation."""
+    fields = ["text", "edited_at"]
+    verdicts = triage.verdicts(account.brand_id, items, author_pk, now)
+    flag = set()
+    if any(v is not None for v in verdicts):
+        fields += ["language", "sentiment", "intent", "toxicity", "urgency"]
+        for row, item, v in zip(edits, items, verdicts):
+            v = v or triage.Verdict()  # the brand's own message: no triage
+            row.language, row.sentiment, row.intent = v.language[:8], v.sentiment[:8], v.intent[:16]
+            row.toxicity, row.urgency = v.toxicity, v.urgency
+            if v.flag:
+                flag.add(result.conversation_ids[item.external_id])
+    Interaction.objects.bulk_update(edits, fields, batch_size=CHUNK // 4)
+    if flag:
+        Conversation.objects.filter(pk__in=sorted(flag)).update(flagged=True)
+    result.edited = len(edits)
+
+
+def _after_insert(account: SocialAccount, new: list[IncomingInteraction], verdicts: list, result: IngestResult,
+                  inserted: list[tuple] | None) -> None:
+    """The new inbound messages' conversations take their triage and SLA due times, then the
+    brand's rules and the built-in escalation run on them."""
+    if inserted is None:  # a database that cannot return inserted rows: look them up
+        ext = [item.external_id for item, v in zip(new, verdicts) if v is not None]
+        pks = {}
+        for chunk in _chunks(ext):
+            pks.update(bulk.select_in(Interaction, ("external_id", "id"), {"account_id": account.pk},
+                                      {"external_id": chunk}))
+    else:
+        pks = dict(inserted)
+    fresh = [(item, v) for item, v in zip(new, verdicts) if v is not None and item.external_id in pks]
+    if not fresh:
+        return
+    triage.update_conversations(account.brand_id, [
+        (result.conversation_ids[item.external_id], item.created_at, v) for item, v in fresh],
+        created=result.created_conversation_ids)
+    rules.apply(account, [
+        rules.Message(interaction_id=pks[item.external_id], conversation_id=result.conversation_ids[item.external_id],
+                      network=account.network, kind=item.kind, text=item.text, language=v.language,
+                      sentiment=v.sentiment, intent=v.intent, toxicity=v.toxicity, urgency=v.priority,
+                      author=item.author.handle, created_at=item.created_at)
+        for item, v in fresh])
 
 
 # --- The team's actions ----------------------------------------------------------------
@@ -366,14 +435,23 @@ def do_set_status(ctx: Ctx, brand, conversation_ids: Iterable[int], status: str)
     _require(ctx, brand, roles.REPLY)
     if status not in Conversation.Status.values:
         raise ValidationError({"status": _("Unknown status.")})
-    ids = sorted(set(int(i) for i in conversation_ids))
-    closed_at = timezone.now() if status == Conversation.Status.CLOSED else None
+    from . import sla
+
+    ids = _ids(conversation_ids)
+    now = timezone.now()
+    closed_at = now if status == Conversation.Status.CLOSED else None
     changed = 0
     for chunk in _chunks(ids):
-        changed += (
-            Conversation.objects.filter(brand=brand, pk__in=chunk).exclude(status=status)
-            .update(status=status, closed_at=closed_at)
-        )
+        moving = list(Conversation.objects.filter(brand=brand, pk__in=chunk).exclude(status=status)
+                      .values_list("pk", flat=True))
+        if not moving:
+            continue
+        changed += Conversation.objects.filter(pk__in=moving).update(status=status, closed_at=closed_at)
+        if status == Conversation.Status.CLOSED:
+            sla.stop_on_close(moving)  # the resolution timer stops
+        else:  # reopened: the team owes a resolution again
+            Conversation.objects.filter(pk__in=moving, resolution_due_at__isnull=True).update(
+                resolution_due_at=now + sla.targets(brand.pk).resolution)
     if changed:
         _log(ctx, "conversation.status", brand=brand, changes={"status": status, "count": changed})
     return changed
@@ -384,4 +462,167 @@ def close_inactive(brand, before: datetime) -> int:
     is closed. Open ones (the customer is waiting for us) are never closed by a rule."""
     return Conversation.objects.filter(
         brand=brand, status=Conversation.Status.PENDING, last_message_at__lt=before
-    ).update(status=Conversation.Status.CLOSED, closed_at=timezone.now())
+    ).update(status=Conversation.Status.CLOSED, closed_at=timezone.now(), resolution_due_at=None, escalated_at=None)
+
+
+def _ids(conversation_ids: Iterable) -> list[int]:
+    try:
+        return sorted({int(i) for i in conversation_ids})
+    except (TypeError, ValueError):
+        raise ValidationError(_("Unknown conversation.")) from None
+
+
+@transaction.atomic
+def do_assign(ctx: Ctx, brand, conversation_ids: Iterable[int], user) -> int:
+    """Give many conversations to a member who works the inbox (or to nobody: ``user=None``).
+    Ids of another brand are ignored. The new assignee is told (unless they assigned themselves)."""
+    _require(ctx, brand, roles.REPLY)
+    if user is not None and (not user.is_active or not has_perm(user, brand, roles.REPLY)):
+        raise ValidationError({"assignee": _("This person does not work this brand's inbox.")})
+    ids = _ids(conversation_ids)
+    changed: list[int] = []
+    for chunk in _chunks(ids):
+        qs = Conversation.objects.filter(brand=brand, pk__in=chunk)
+        qs = qs.exclude(assignee=user) if user is not None else qs.exclude(assignee__isnull=True)
+        found = list(qs.values_list("pk", flat=True))
+        if found:
+            Conversation.objects.filter(pk__in=found).update(assignee=user)
+            changed.extend(found)
+    if changed:
+        _log(ctx, "conversation.assign", brand=brand,
+             changes={"assignee": user.get_username() if user else None, "count": len(changed),
+                      "ids": changed[:50]})
+        if user is not None and user.pk != ctx.user.pk:
+            from tertulia.core import notes, notifications
+
+            if len(changed) == 1:
+                message = notes.note(MSG_ASSIGNED_ONE, who=ctx.user.get_username())
+                link = f"/brands/{brand.pk}/inbox/{changed[0]}/"
+            else:
+                message = notes.note(MSG_ASSIGNED_MANY, who=ctx.user.get_username(), count=len(changed))
+                link = f"/brands/{brand.pk}/inbox/?assignee=me"
+            notifications.notify([user], kind="inbox.assigned", message=message, link=link, brand=brand,
+                                 email=False)
+    return len(changed)
+
+
+@transaction.atomic
+def do_label(ctx: Ctx, brand, conversation_ids: Iterable[int], add: Iterable[str] = (),
+             remove: Iterable[str] = ()) -> int:
+    """Add and remove labels (by name; new names become labels) on many conversations.
+    Returns how many conversations were touched."""
+    _require(ctx, brand, roles.REPLY)
+    add = [n.strip() for n in add if n and n.strip()]
+    remove = [n.strip() for n in remove if n and n.strip()]
+    if any(len(n) > 60 for n in add):
+        raise ValidationError({"labels": _("A label is at most 60 characters long.")})
+    if len(add) > rules.MAX_LABELS:
+        raise ValidationError({"labels": _("At most %(count)s labels.") % {"count": rules.MAX_LABELS}})
+    ids = []
+    for chunk in _chunks(_ids(conversation_ids)):
+        ids.extend(Conversation.objects.filter(brand=brand, pk__in=chunk).values_list("pk", flat=True))
+    if not ids or not (add or remove):
+        return 0
+    through = Conversation.labels.through
+    if add:
+        label_ids = list(rules.ensure_labels(brand.pk, add).values())
+        for chunk in _chunks(ids):
+            rules.add_labels(chunk, label_ids)
+    if remove:
+        drop = list(Label.objects.filter(brand=brand, name__in=remove).values_list("pk", flat=True))
+        for chunk in _chunks(ids):
+            through.objects.filter(conversation_id__in=chunk, label_id__in=drop).delete()
+    _log(ctx, "conversation.label", brand=brand, changes={"add": add, "remove": remove, "count": len(ids)})
+    return len(ids)
+
+
+_RELABEL = {
+    "sentiment": Interaction.Sentiment.values,
+    "intent": Interaction.Intent.values,
+    "toxic": ["yes", "no"],
+}
+
+
+@transaction.atomic
+def do_relabel(ctx: Ctx, interaction: Interaction, field: str, value: str) -> Interaction:
+    """The team corrects a label the models gave: the row changes, a ``Correction`` is kept,
+    the conversation follows when it is its newest message, and the brand's model learns."""
+    brand = interaction.brand
+    _require(ctx, brand, roles.REPLY)
+    if field not in _RELABEL:
+        raise ValidationError({"field": _("Unknown label.")})
+    if value not in _RELABEL[field]:
+        raise ValidationError({"value": _("Unknown value for this label.")})
+    interaction = Interaction.objects.select_for_update().get(pk=interaction.pk, brand=brand)
+    if interaction.direction != Interaction.Direction.INBOUND:
+        raise ValidationError(_("Only received messages have labels to correct."))
+    if field == "toxic":
+        old = "" if interaction.toxicity is None else ("yes" if interaction.toxicity >= triage.TOXIC else "no")
+    else:
+        old = getattr(interaction, field)
+    if old == value:
+        return interaction
+    Correction.objects.create(brand=brand, interaction=interaction, field=field, old_value=old, new_value=value,
+                              user=ctx.user)
+    if field == "toxic":
+        interaction.toxicity = 1.0 if value == "yes" else 0.0
+        interaction.save(update_fields=["toxicity"])
+    else:
+        setattr(interaction, field, value)
+        interaction.save(update_fields=[field])
+    newest = not Interaction.objects.filter(
+        conversation_id=interaction.conversation_id, direction=Interaction.Direction.INBOUND,
+        deleted_at__isnull=True, created_at__gt=interaction.created_at).exists()
+    conv = Conversation.objects.filter(pk=interaction.conversation_id)
+    if field == "toxic":
+        if value == "yes":
+            conv.update(flagged=True)
+        elif not Interaction.objects.filter(conversation_id=interaction.conversation_id,
+                                            direction=Interaction.Direction.INBOUND,
+                                            toxicity__gte=triage.TOXIC).exists():
+            conv.update(flagged=False)
+    elif newest:
+        conv.update(**{field: value})
+    _log(ctx, "interaction.relabel", brand=brand, obj=interaction, changes={field: [old, value]})
+    from tertulia.nlp import triage as nlp_triage
+
+    try:
+        with transaction.atomic():  # a savepoint: the correction is kept whatever the model does
+            nlp_triage.learn(brand.pk, interaction.text, field, value)
+    except Exception:  # noqa: BLE001 - the Correction row stays, to learn from later
+        logging.getLogger(__name__).exception("brand %s: the model could not learn a correction", brand.pk)
+    return interaction
+
+
+@transaction.atomic
+def do_hide(ctx: Ctx, interaction: Interaction, hidden: bool) -> Interaction:
+    """Hide (or show again) a comment on the network. The row says what we want at once; the
+    network is asked after the commit (``actions.apply_on_network``), which undoes the row
+    and tells the team if the network refuses."""
+    brand = interaction.brand
+    _require(ctx, brand, roles.REPLY)
+    interaction = Interaction.objects.select_for_update().select_related("account", "conversation").get(
+        pk=interaction.pk, brand=brand)
+    if interaction.direction != Interaction.Direction.INBOUND:
+        raise ValidationError(_("Only messages people sent to the brand can be hidden."))
+    if interaction.conversation.kind != Conversation.Kind.COMMENT:
+        raise ValidationError(_("Only comments under the brand's posts can be hidden; mentions and private "
+                                "messages cannot."))
+    if interaction.deleted_at is not None:
+        raise ValidationError(_("This message was deleted on the network."))
+    if not rules.can_hide(interaction.account.network):
+        raise ValidationError(
+            _("%(network)s does not let us hide comments. You can delete or report it on the network.")
+            % {"network": interaction.account.get_network_display()})
+    hidden = bool(hidden)
+    if interaction.hidden == hidden:
+        return interaction
+    interaction.hidden = hidden
+    interaction.save(update_fields=["hidden"])
+    _log(ctx, "interaction.hide" if hidden else "interaction.unhide", brand=brand, obj=interaction,
+         changes={"hidden": hidden})
+    from . import tasks
+
+    pk, action = interaction.pk, "hide" if hidden else "unhide"
+    transaction.on_commit(lambda: tasks.apply_network_action(pk, action))
+    return interaction

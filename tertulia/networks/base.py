@@ -138,6 +138,7 @@ class NetworkPost:
     in_reply_to: str = ""
     in_reply_to_author: str = ""
     media_count: int = 0
+    edited_at: datetime | None = None  # when the network says its author last changed it
     likes: int | None = None
     shares: int | None = None
     comments: int | None = None
@@ -156,10 +157,30 @@ class Interaction:
 
 @dataclass(frozen=True)
 class InteractionBatch:
-    """New interactions, oldest first, and an opaque cursor to pass back on the next poll."""
+    """New interactions, oldest first, and an opaque cursor to pass back on the next poll.
+
+    ``items`` may repeat an interaction handed out before when the network says it was edited;
+    ``revisions`` carries the current state of ones handed out before (from re-read threads) on
+    networks that do not say when something was edited: a known id with a new text is an edit
+    (the inbox records it), an unchanged one a harmless duplicate.
+
+    Deletions, from what each network really offers:
+    - ``deleted``: ids the network itself said are gone (a tombstone, a "removed" state);
+    - ``threads``: for each thread (our post) that was read *completely* in this poll, every
+      comment id visible in it now. A comment we stored under that post that is no longer
+      there was deleted on the network (or removed by a moderator). A thread that was cut
+      short (page limit, error) is left out, so nothing is marked deleted from a partial read.
+    """
 
     items: list[Interaction]
     cursor: str = ""
+    deleted: tuple[str, ...] = ()
+    threads: dict[str, frozenset[str]] = field(default_factory=dict)
+    # The connector stopped at its page bound with more to read: call again with ``cursor``.
+    more: bool = False
+    # Interactions handed out before, as the network shows them now (a re-read thread), for
+    # the caller to compare: a changed text is an edit. Never new ones (those are ``items``).
+    revisions: list[Interaction] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -267,6 +288,9 @@ def content_fingerprint(text: str, content_warning: str = "", reply_to: str = ""
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+MSG_NO_HIDING = _("This network does not let an account hide comments on its posts.")
+
+
 class Connector(ABC):
     """One social account on one network.
 
@@ -286,6 +310,13 @@ class Connector(ABC):
     default_base_url: ClassVar[str] = ""
     # The network's documented per-account limits, enforced before sending (ratelimit.py).
     rate_rules: ClassVar[tuple[RateRule, ...]] = ()
+    # ``fetch_interactions(thread_ids=…)``: True when the ids are read in addition to the
+    # connector's own sources (and re-read whole: edits, deletions); False when they narrow the
+    # read to those posts only (WordPress), so a poller must not pass them.
+    thread_ids_widen: ClassVar[bool] = True
+    # Whether the account can hide a comment (or reply) on its own posts, so only the author
+    # and their friends still see it: Facebook Pages, Instagram, Threads, X.
+    can_hide: ClassVar[bool] = False
 
     def __init__(self, *, base_url: str = "", credentials: Credentials | None = None,
                  account_id: str = "", account_key: str = "", http_config: HttpConfig | None = None,
@@ -373,6 +404,12 @@ class Connector(ABC):
 
     def search(self, query: str, *, since: datetime | None = None, limit: int = 40) -> list[NetworkPost]:
         raise Unsupported(_("This network does not let us search its posts."))
+
+    def hide_comment(self, external_id: str, hidden: bool) -> None:
+        """Hide (``hidden=True``) or show again a comment on one of the account's posts.
+        Idempotent: hiding a hidden comment succeeds. Networks without hiding raise
+        ``Unsupported`` (check ``can_hide`` first)."""
+        raise Unsupported(MSG_NO_HIDING)
 
     @abstractmethod
     def limits(self) -> Limits: ...

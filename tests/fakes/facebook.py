@@ -521,12 +521,47 @@ class FakeGraph(server.LoopbackServer):
         for c in rows:
             row = {k: v for k, v in c.items() if k in ("id", "message", "created_time", "permalink_url",
                                                        "like_count", "comment_count") and k in fields}
+            if "is_hidden" in fields:
+                row["is_hidden"] = bool(c.get("is_hidden"))
             if "from" in fields and c.get("from"):
                 row["from"] = c["from"]
             if "parent" in fields and c["parent"]:
                 row["parent"] = {"id": c["parent"]}
             out.append(row)
         return self._list(out, params, f"{object_id}/comments")
+
+    def post_object(self, page, object_id, params, files):
+        """``POST /{comment-id}``: the Page hides or shows a comment (``is_hidden``), or edits
+        its own comment (``message``). Needs the MODERATE task on the Page for hiding."""
+        comment = self.comments.get(object_id)
+        if comment is None or object_id in self.deleted or self.posts[comment["post"]]["page"] != page["id"]:
+            raise GraphError(100, f"Unsupported post request. Object with ID '{object_id}' does not exist, cannot "
+                                  "be loaded due to missing permissions, or does not support this operation.",
+                             subcode=33)
+        if "is_hidden" in params:
+            if "MODERATE" not in page.get("tasks", ()):
+                raise GraphError(200, "(#200) Requires pages_manage_engagement permission to manage the object",
+                                 status=403)
+            if (comment.get("from") or {}).get("id") == page["id"]:
+                raise GraphError(100, "(#100) The Page's own comments cannot be hidden")
+            comment["is_hidden"] = str(params["is_hidden"]).lower() == "true"
+            return {"success": True}
+        if "message" in params:
+            if (comment.get("from") or {}).get("id") != page["id"]:
+                raise GraphError(200, "(#200) Users can only edit their own comments", status=403)
+            comment["message"] = str(params["message"])
+            return {"success": True}
+        raise GraphError(100, "(#100) Nothing to update")
+
+    def edit_comment(self, comment_id: str, text: str) -> None:
+        """The comment's author edits it on Facebook."""
+        with self.lock:
+            self.comments[comment_id]["message"] = text
+
+    def remove_comment(self, comment_id: str) -> None:
+        """The comment's author (or a Page moderator in Business Suite) deletes it."""
+        with self.lock:
+            self.deleted.add(comment_id)
 
     def post_comments(self, page, object_id, params, files):
         message = str(params.get("message") or "")

@@ -168,6 +168,8 @@ class FakeInstagram(server.LoopbackServer):
         self.unsupported_metrics: dict[str, set[str]] = {}
         self.published_at: list[float] = []  # media_publish times (the quota window)
         self.extra_quota_usage = 0
+        # Permissions the token lacks (e.g. "instagram_manage_comments"): Graph answers code 10.
+        self.missing_permissions: set[str] = set()
         self._scripts: list[list[tuple[str, str]]] = []
         self._seq = 17920238422030506
 
@@ -260,6 +262,13 @@ class FakeInstagram(server.LoopbackServer):
                 self.media[media_id]["comments_count"] = self.media[media_id].get("comments_count", 0) + 1
             return comment
 
+    def remove_comment(self, comment_id: str) -> None:
+        """The comment's author (or the account) deletes it; its replies go with it."""
+        with self.lock:
+            gone = {comment_id} | {c for c, v in self.comments.items() if v["parent_id"] == comment_id}
+            for cid in gone:
+                self.comments.pop(cid, None)
+
     # -- state -------------------------------------------------------------------------------
 
     def _next_id(self) -> str:
@@ -295,7 +304,7 @@ class FakeInstagram(server.LoopbackServer):
                        ("DELETE", ""): self._no_delete}.get((method, edge))
         elif oid in self.comments:
             handler = {("GET", ""): self._comment_node, ("GET", "replies"): self._list_replies,
-                       ("POST", "replies"): self._add_reply}.get((method, edge))
+                       ("POST", "replies"): self._add_reply, ("POST", ""): self._update_comment}.get((method, edge))
         else:
             raise GraphError(100, f"Unsupported {method.lower()} request. Object with ID '{oid[:40]}' does not exist, "
                                   "cannot be loaded due to missing permissions, or does not support this operation. "
@@ -534,6 +543,20 @@ class FakeInstagram(server.LoopbackServer):
         if not text:
             raise GraphError(100, "(#100) The parameter message is required")
         return {"id": self.comment_as(self.username, text, media_id=request.object_id)["id"]}
+
+    def _update_comment(self, request: Request) -> dict[str, Any]:
+        """``POST /{ig-comment-id}?hide=true|false``: hide or show a comment on the account's
+        own media (instagram_manage_comments)."""
+        comment = self.comments[request.object_id]
+        if "hide" not in request.params:
+            raise GraphError(100, "(#100) The parameter hide is required")
+        if "instagram_manage_comments" in self.missing_permissions:
+            raise GraphError(10, "(#10) Application does not have permission for this action", status=403)
+        media = self.media.get(comment["media_id"]) or {}
+        if media.get("owner") != self.ig_user_id:
+            raise GraphError(100, "(#100) Comments can only be hidden on media owned by the account")
+        comment["hidden"] = str(request.params["hide"]).lower() == "true"
+        return {"success": True}
 
     def _add_reply(self, request: Request) -> dict[str, Any]:
         text = request.params.get("message", "")

@@ -331,6 +331,21 @@ class FakeMastodon(server.LoopbackServer):
                                          created_at=created_at)
             return self.render_status(status)
 
+    def edit_as(self, username: str, status_id: str, text: str) -> dict[str, Any]:
+        """Someone edits their post (``PUT /api/v1/statuses/:id`` as them): new text, ``edited_at``."""
+        account = self.account_named(username)
+        with self.lock:
+            return self.render_status(self._edit_status(account, status_id, {"status": text}))
+
+    def delete_as(self, username: str, status_id: str) -> None:
+        """Someone deletes their post: gone from contexts, its notifications withdrawn."""
+        account = self.account_named(username)
+        with self.lock:
+            status = self._visible(status_id)
+            if status["account_id"] != account["id"]:
+                raise KeyError(status_id)
+            self._delete(status)
+
     def set_counts(self, status_id: str, *, favourites: int | None = None, reblogs: int | None = None) -> None:
         with self.lock:
             status = self.statuses[status_id]
@@ -509,7 +524,8 @@ class FakeMastodon(server.LoopbackServer):
                 media_attachments=[self.render_media(self.media[m]) for m in status["media_ids"]],
                 mentions=status["mentions"], tags=status["tags"],
                 application={"name": status.get("application") or "Tertulia tests", "website": None},
-                edited_at=None, card=None, poll=None, reblog=None,
+                edited_at=_iso(status["edited_at"]) if status.get("edited_at") else None,
+                card=None, poll=None, reblog=None,
             )
             if "text" in out:
                 del out["text"]
@@ -766,11 +782,33 @@ class FakeMastodon(server.LoopbackServer):
             if status["account_id"] != account["id"]:
                 raise HttpError(404, self.not_found_body)
             rendered = self.render_status(status)
-            status["deleted"] = True
-            for notification_id in [n for n, v in self.notifications.items() if v["status_id"] == status_id]:
-                del self.notifications[notification_id]
+            self._delete(status)
         rendered["text"] = status["text"]  # the source, for "delete and redraft"
         return 200, rendered
+
+    def _delete(self, status: dict[str, Any]) -> None:
+        status["deleted"] = True
+        for notification_id in [n for n, v in self.notifications.items() if v["status_id"] == status["id"]]:
+            del self.notifications[notification_id]
+
+    def _edit_status(self, account: dict[str, Any], status_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        status = self._visible(status_id)
+        if status["account_id"] != account["id"]:
+            raise HttpError(404, self.not_found_body)
+        text = str(params.get("status") or "")
+        if not text.strip() and not status["media_ids"]:
+            raise HttpError(422, {"error": MSG_BLANK})
+        if self._length(text) > self.max_characters:
+            raise HttpError(422, {"error": MSG_TOO_LONG.format(limit=self.max_characters)})
+        status["text"] = text
+        status["html"], status["mentions"], status["tags"] = self.render_text(text)
+        status["edited_at"] = _now()
+        return status
+
+    def edit_status(self, request: Request, status_id: str):
+        account = self._authenticate(request)
+        with self.lock:
+            return 200, self.render_status(self._edit_status(account, status_id, request.params()))
 
     def status_context(self, request: Request, status_id: str):
         self._authenticate(request, user=False)
@@ -942,6 +980,7 @@ _ROUTE_TABLE: list[tuple[str, re.Pattern, str]] = [
         ("GET", r"^/api/v1/statuses/?$", "get_statuses"),
         ("GET", r"^/api/v1/statuses/(?P<status_id>[^/]+)/?$", "get_status"),
         ("DELETE", r"^/api/v1/statuses/(?P<status_id>[^/]+)/?$", "delete_status"),
+        ("PUT", r"^/api/v1/statuses/(?P<status_id>[^/]+)/?$", "edit_status"),
         ("GET", r"^/api/v1/statuses/(?P<status_id>[^/]+)/context/?$", "status_context"),
         ("GET", r"^/api/v1/statuses/(?P<status_id>[^/]+)/source/?$", "status_source"),
         ("POST", r"^/api/v2/media/?$", "upload_media"),

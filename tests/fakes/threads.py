@@ -173,6 +173,7 @@ class FakeThreads(server.LoopbackServer):
         self.followers = 1280
         self.tokens: dict[str, dict[str, Any]] = {}
         self.codes: dict[str, dict[str, Any]] = {}
+        self.manage_replies_permission = True  # False: the token lacks threads_manage_replies
         self.deny = False  # the consent page answers error=access_denied
         self.containers: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}
@@ -335,6 +336,8 @@ class FakeThreads(server.LoopbackServer):
                                   "description": "The number of followers of the Threads profile.",
                                   "total_value": {"value": self.followers},
                                   "id": f"{USER_ID}/insights/followers_count/day"}]}
+        if target in self.media and target not in self.deleted and method == "POST" and edge == "manage_reply":
+            return self._manage_reply(target, params)
         if target in self.media and target not in self.deleted and method == "GET":
             if edge == "insights":
                 return self._insights(target, params)
@@ -345,6 +348,20 @@ class FakeThreads(server.LoopbackServer):
         if target in self.deleted or (target not in self.media and target not in self.containers):
             raise _not_found(target)
         raise ApiError(400, _graph_error("Unsupported request - method type: " + method.lower(), 100))
+
+    def _manage_reply(self, target: str, params: dict[str, str]) -> Any:
+        """``POST /{reply-id}/manage_reply?hide=true|false``: hide a reply under one of our posts
+        (threads_manage_replies)."""
+        if not self.manage_replies_permission:
+            raise ApiError(400, _graph_error("(#10) Application does not have permission for this action", 10))
+        if "hide" not in params:
+            raise _param_error("(#100) The parameter hide is required")
+        reply = self.media[target]
+        root = self.media.get((reply.get("root_post") or {}).get("id", ""))
+        if not reply.get("replied_to") or root is None or root["owner"] != USER_ID:
+            raise _param_error("(#100) Only replies to your own posts can be hidden")
+        reply["hide_status"] = "HIDDEN" if str(params["hide"]).lower() == "true" else "UNHUSHED"
+        return {"success": True}
 
     # -- objects --------------------------------------------------------------------------------
 

@@ -149,7 +149,7 @@ class Request:
 # Recorded x-rate-limit-limit per endpoint (tweepy cassettes), else the documented one.
 LIMITS = {"POST /2/tweets": 200, "DELETE /2/tweets/:id": 50, "GET /2/users/me": 75,
           "GET /2/users/:id/mentions": 450, "GET /2/users/:id/tweets": 1500, "GET /2/tweets": 300,
-          "GET /2/tweets/search/recent": 450}
+          "GET /2/tweets/search/recent": 450, "PUT /2/tweets/:id/hidden": 50}
 
 
 def endpoint_of(method: str, path: str) -> str:
@@ -242,11 +242,12 @@ class FakeX(server.LoopbackServer):
             self.tweets[tweet["id"]] = tweet
         return tweet
 
-    def issue(self, user_id: str, *, expires_in: int = 7200, refresh: bool = True) -> dict[str, Any]:
+    def issue(self, user_id: str, *, expires_in: int = 7200, refresh: bool = True,
+              scope: str = "tweet.read tweet.write users.read media.write offline.access tweet.moderate.write"
+              ) -> dict[str, Any]:
         with self.lock:
             token = secrets.token_urlsafe(24)
-            self.tokens[token] = {"user": user_id, "expires": time.time() + expires_in,
-                                  "scope": "tweet.read tweet.write users.read media.write offline.access"}
+            self.tokens[token] = {"user": user_id, "expires": time.time() + expires_in, "scope": scope}
             answer = {"token_type": "bearer", "expires_in": expires_in, "access_token": token,
                       "scope": self.tokens[token]["scope"]}
             if refresh:
@@ -408,7 +409,23 @@ class FakeX(server.LoopbackServer):
         return body
 
     def _live(self) -> list[dict[str, Any]]:
-        return [t for t in self.tweets.values() if t["id"] not in self.deleted]
+        """What timelines and search show: not deleted, and only the latest version of an edit."""
+        return [t for t in self.tweets.values() if t["id"] not in self.deleted and not t.get("superseded")]
+
+    def edit_as(self, tweet_id: str, text: str) -> dict[str, Any]:
+        """The author edits a post: X stores a new version with its own id, and every version
+        carries the whole chain in ``edit_history_tweet_ids`` (oldest first)."""
+        with self.lock:
+            old = self.tweets[tweet_id]
+            history = list(old.get("edit_history_tweet_ids") or [old["id"]])
+            new = {k: copy.deepcopy(v) for k, v in old.items() if k not in ("id", "created_at", "superseded")}
+            new.update(id=self._next_id(), text=text)
+            new["edit_history_tweet_ids"] = history + [new["id"]]
+            for version in history:
+                if version in self.tweets:
+                    self.tweets[version]["superseded"] = True
+                    self.tweets[version]["edit_history_tweet_ids"] = new["edit_history_tweet_ids"]
+            return self._store(new)
 
     # -- endpoints ---------------------------------------------------------------------------------
 
@@ -422,6 +439,7 @@ class FakeX(server.LoopbackServer):
             "GET /2/users/me": self.api_me,
             "POST /2/tweets": self.api_create,
             "DELETE /2/tweets/:id": self.api_delete,
+            "PUT /2/tweets/:id/hidden": self.api_hide,
             "GET /2/users/:id/tweets": self.api_user_tweets,
             "GET /2/users/:id/mentions": self.api_mentions,
             "GET /2/tweets": self.api_lookup,
@@ -501,6 +519,30 @@ class FakeX(server.LoopbackServer):
             self.deleted.add(tweet_id)
         _status, _headers, recorded_body = recorded("test_client_create_and_delete_tweet", 1)
         return 200, recorded_body
+
+    def api_hide(self, request, user):
+        """``PUT /2/tweets/:id/hidden`` ``{"hidden": bool}``: hide a reply in a conversation the
+        user started (scope tweet.moderate.write)."""
+        tweet_id = request.path.rstrip("/").split("/")[3]
+        header = request.headers.get("authorization", "")
+        with self.lock:
+            scope = self.tokens.get(header[7:], {}).get("scope", "")
+            if "tweet.moderate.write" not in scope.split():
+                raise problem(403, "Forbidden", "Forbidden")
+            body = request.json if isinstance(request.json, dict) else {}
+            if not isinstance(body.get("hidden"), bool):
+                raise problem(400, "Invalid Request", "One or more parameters to your request was invalid.",
+                              "https://api.twitter.com/2/problems/invalid-request")
+            tweet = self.tweets.get(tweet_id)
+            if tweet is None or tweet_id in self.deleted:
+                raise problem(404, "Not Found Error", f"Could not find tweet with id: [{tweet_id}].",
+                              "https://api.twitter.com/2/problems/resource-not-found")
+            root = self.tweets.get(tweet.get("conversation_id") or "")
+            replies = [r for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"]
+            if not replies or root is None or root["author_id"] != user["id"] or tweet["author_id"] == user["id"]:
+                raise problem(403, "Forbidden", "You attempted to hide a Tweet you cannot hide.")
+            tweet["hidden"] = body["hidden"]
+        return 200, {"data": {"hidden": body["hidden"]}}
 
     def api_user_tweets(self, request, user):
         owner = request.path.split("/")[3]

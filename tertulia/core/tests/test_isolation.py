@@ -87,6 +87,14 @@ PARAMS = {
     "media_token": lambda w: public_media.public_url(w.media).rsplit("/", 1)[1],
     # A network name (a post's variant): the world's post has a target on its Mastodon account.
     "network": lambda w: w.account.network,
+    # The inbox.
+    "conversation_id": lambda w: w.conversation.pk,
+    "interaction_id": lambda w: w.interaction.pk,
+    "author_id": lambda w: w.author.pk,
+    "reply_id": lambda w: w.reply.pk,
+    "saved_reply_id": lambda w: w.saved_reply.pk,
+    "rule_id": lambda w: w.rule.pk,
+    "label_id": lambda w: w.label.pk,
 }
 
 # Public pages: no sign-in, because what they need is in the URL itself.
@@ -134,6 +142,8 @@ API_STATE_REFUSALS = {
     ("post", "/brands/{brand_id}/targets/{target_id}/delete"): 422,
     # Its post has no first comment that failed, so there is nothing to post again.
     ("post", "/brands/{brand_id}/targets/{target_id}/retry-comment"): 422,
+    # The world's comment came through Mastodon, which cannot hide comments (the reason, 422).
+    ("post", "/brands/{brand_id}/interactions/{interaction_id}/hide"): 422,
 }
 
 API_METHODS = ("get", "post", "put", "patch", "delete")
@@ -323,6 +333,7 @@ def _api_known(world: World) -> dict:
         "kind": "faq", "status": "disabled", "email": OUTSIDER_EMAIL, "confirm_name": world.brand.name,
         "scope": "write",
         "time": "10:15",  # a queue slot's wall time (HH:MM); the world's own slot is 09:30
+        "labels": ["vip"],  # an inbox rule's action (a rule needs at least one)
     })
     return known
 

@@ -109,6 +109,15 @@ class World:
     slot: QueueSlot | None = None
     notification: Notification | None = None  # addressed to the owner
     campaign: Campaign | None = None
+    # The inbox (issue 6): one conversation with one inbound comment from ``author``, a reply
+    # written to it, a saved reply, a rule and a label.
+    author: object = None
+    conversation: object = None
+    interaction: object = None
+    reply: object = None
+    saved_reply: object = None
+    rule: object = None
+    label: object = None
 
 
 def populate(brand: Brand, people: dict, marker: str) -> World:
@@ -147,7 +156,34 @@ def populate(brand: Brand, people: dict, marker: str) -> World:
     world = World(brand, people, entry, account, membership, invitation, invitation_raw, token, token_raw, secrets,
                   link=link, media=media, objective=objective, kpi=kpi, pillar=pillar)
     _populate_planning(world, ctx, marker)
+    _populate_inbox(world, marker)
     return world
+
+
+def _populate_inbox(w: World, marker: str) -> None:
+    from tertulia.inbox import services as inbox
+    from tertulia.inbox.models import InboxRule, Interaction, Label, OutgoingReply, SavedReply
+
+    brand, owner = w.brand, w.people["owner"]
+    low = marker.lower()
+    fan = inbox.IncomingAuthor(external_id=f"{low}-fan-1", handle=f"@{low}fan", display_name=f"{marker} Fan Name")
+    inbox.ingest_interactions(w.account, [inbox.IncomingInteraction(
+        external_id=f"{low}-comment-1", kind="comment", author=fan, text=f"{marker} question about the opening hours?",
+        created_at=timezone.now() - timedelta(minutes=30), root_external_id=f"{low}-post-1")])
+    w.interaction = Interaction.objects.get(brand=brand, external_id=f"{low}-comment-1")
+    w.conversation = w.interaction.conversation
+    w.author = w.interaction.author
+    w.reply = OutgoingReply.objects.create(
+        brand=brand, conversation=w.conversation, in_reply_to=w.interaction, account=w.account,
+        text=f"{marker} reply draft text", marker=f"{low}-marker", state=OutgoingReply.State.FAILED,
+        error="test", created_by=owner)
+    w.saved_reply = SavedReply.objects.create(brand=brand, title=f"{marker} saved reply title", language="es",
+                                              text=f"{marker} saved reply text {{name}}", created_by=owner)
+    w.rule = InboxRule.objects.create(brand=brand, name=f"{marker} rule name", conditions={"intents": ["complaint"]},
+                                      actions={"labels": [f"{low}label"]})
+    w.label = Label.objects.create(brand=brand, name=f"{low}label")
+    w.secrets += [w.interaction.text, fan.display_name, w.reply.text, w.saved_reply.title, w.saved_reply.text,
+                  w.rule.name]
 
 
 def _populate_planning(w: World, ctx: Ctx, marker: str) -> None:

@@ -56,7 +56,7 @@ from ..base import (
 )
 from ..errors import Ambiguous, ConnectorError, Permanent, RateLimited, Retryable, fill
 from ..http import clean_text, safe_url
-from ..meta.graph import GraphConnector
+from ..meta.graph import GraphConnector, object_gone
 
 MAX_TEXT = 63_206  # Facebook's limit for a post's text
 MAX_COMMENT = 8_000
@@ -65,6 +65,7 @@ PHOTO_LIMIT = 4 * 1024 * 1024  # /{page-id}/photos: 4 MB per photo
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff", "image/webp",
                          "image/heif"})
 POSTS_FOR_INBOX = 25  # recent posts whose comments we read on each poll
+THREAD_PAGES = 5  # pages of 100 comments read per re-read thread
 COMMENT_FIELDS = "id,message,created_time,from{id,name},parent{id},permalink_url,like_count,comment_count"
 # Post insights that exist today (after the 2025 retirements of post_impressions*).
 POST_METRICS = ("post_media_view", "post_total_media_view_unique", "post_clicks")
@@ -83,6 +84,7 @@ MSG_NO_VIDEO = _("Tertulia does not publish videos to Facebook Pages yet. Post p
                  "the video from Facebook.")
 MSG_VISIBILITY = _("A Facebook Page post is public; it has no other visibility.")
 MSG_BAD_ID = _("That is not a Facebook post or comment id.")
+MSG_HIDE_UNREADABLE = _("Meta did not confirm that the comment was hidden or shown. We will try again.")
 MSG_NO_PAGE = _("This Facebook account has no Page id. Reconnect it with the Meta sign-in.")
 MSG_MAYBE_CREATED = _("Facebook had a problem while taking the post, so it may have gone out. We will check "
                       "the Page before trying again.")
@@ -132,6 +134,7 @@ class FacebookConnector(GraphConnector):
     supports_search = False
     supports_refresh = False  # a Page token from a long-lived user token does not expire
     supports_first_comment = True
+    can_hide = True  # POST /{comment-id} is_hidden
     # Meta's limits are dynamic (Business Use Case limits grow with the Page's audience) and are
     # reported per call in X-Business-Use-Case-Usage, which graph.py turns into RateLimited.
     rate_rules = ()
@@ -395,6 +398,12 @@ class FacebookConnector(GraphConnector):
         params = {"filter": "stream", "order": "reverse_chronological", "fields": COMMENT_FIELDS, "limit": 100}
         yield from self._pages(f"{object_id}/comments", params=params, max_pages=pages)
 
+    def _thread(self, object_id: str, *, pages: int = THREAD_PAGES) -> tuple[list[dict], bool]:
+        """Every comment and reply under a post (``filter=stream``), newest first, and whether
+        the read was complete (no page left unread within the bound)."""
+        params = {"filter": "stream", "order": "reverse_chronological", "fields": COMMENT_FIELDS, "limit": 100}
+        return self._read_all(f"{object_id}/comments", params=params, max_pages=pages)
+
     def _recent_posts(self, floor: datetime | None) -> list[str]:
         params: dict[str, Any] = {"fields": "id,updated_time", "limit": POSTS_FOR_INBOX}
         ids = []
@@ -410,22 +419,58 @@ class FacebookConnector(GraphConnector):
 
     def fetch_interactions(self, since: datetime | None = None, *, cursor: str = "",
                            thread_ids: Sequence[str] = ()) -> InteractionBatch:
-        """Comments and replies under the Page's recent posts (or under ``thread_ids``).
+        """Comments and replies under the Page's recent posts and under ``thread_ids`` (re-read in
+        full: see ``InteractionBatch.threads``).
 
         ``cursor`` remembers the newest comment time handed out and the ids at that time, so a
         poll never hands the same comment twice and never misses one written in that second."""
         last_time, last_ids = _load_cursor(cursor)
         floor = max((t for t in (since, last_time) if t is not None), default=None)
-        posts = [self._object_id(t) for t in thread_ids] if thread_ids else self._recent_posts(floor)
         page = self.page_id
         found: dict[str, Interaction] = {}
+        revisions: dict[str, Interaction] = {}
+        complete: dict[str, frozenset[str]] = {}
+        # Our recent posts are re-read in full: Graph has no deletion or edit feed for polling
+        # (the webhook's ``verb: remove`` / ``edited`` is the push side), so a comment no longer
+        # listed was deleted (or removed by a moderator), and a known one is handed out again
+        # for the inbox to compare its text (an edit).
+        for post_id in [self._object_id(t) for t in thread_ids]:
+            try:
+                comments, whole = self._thread(post_id)
+            except Permanent as exc:
+                if not object_gone(exc):
+                    raise
+                continue  # the post was deleted on Facebook: its comments stay as they were
+            present = set()
+            for comment in comments:
+                comment_id = str(comment.get("id") or "")
+                author = comment.get("from") if isinstance(comment.get("from"), dict) else {}
+                if not _OBJECT_ID.match(comment_id) or str(author.get("id", "")) == page:
+                    continue
+                present.add(comment_id)
+                if comment_id in found or comment_id in revisions:
+                    continue
+                item = Interaction(InteractionKind.COMMENT, self._network_post(comment, post_id), on_post=post_id)
+                created = item.post.created_at
+                if comment_id in last_ids or (floor is not None and created is not None and created < floor):
+                    revisions[comment_id] = item  # handed out before: only its text may have changed
+                else:
+                    found[comment_id] = item
+            if whole:
+                complete[post_id] = frozenset(present)
+        # Without ``thread_ids``: the Page's recent posts. With them and a floor (every poll
+        # after the first has one): also the posts with activity since the floor that are not
+        # among them, i.e. posts written on Facebook itself. With them and no floor: only them.
+        read = {self._object_id(t) for t in thread_ids}
+        posts = [p for p in self._recent_posts(floor) if p not in read] if not thread_ids or floor else []
         for post_id in posts:
             for comment in self._comments(post_id):
                 created = graph_time(comment.get("created_time"))
                 if floor is not None and created is not None and created < floor:
                     break  # newest first: the rest is older
                 comment_id = str(comment.get("id") or "")
-                if not _OBJECT_ID.match(comment_id) or comment_id in found or comment_id in last_ids:
+                if not _OBJECT_ID.match(comment_id) or comment_id in found or comment_id in last_ids \
+                        or comment_id in revisions:
                     continue
                 author = comment.get("from") if isinstance(comment.get("from"), dict) else {}
                 if str(author.get("id", "")) == page:
@@ -443,7 +488,8 @@ class FacebookConnector(GraphConnector):
                 newest, newest_ids = created, {item.post.external_id}
             elif created == newest:
                 newest_ids.add(item.post.external_id)
-        return InteractionBatch(items=items, cursor=_dump_cursor(newest, newest_ids))
+        return InteractionBatch(items=items, cursor=_dump_cursor(newest, newest_ids), threads=complete,
+                                revisions=list(revisions.values()))
 
     def _network_post(self, comment: dict, post_id: str) -> NetworkPost:
         author = comment.get("from") if isinstance(comment.get("from"), dict) else {}
@@ -461,6 +507,15 @@ class FacebookConnector(GraphConnector):
             likes=_int(comment.get("like_count")),
             comments=_int(comment.get("comment_count")),
         )
+
+    def hide_comment(self, external_id: str, hidden: bool) -> None:
+        """``POST /{comment-id}`` with ``is_hidden`` (needs ``pages_manage_engagement``): the
+        comment stays visible to its author and their friends, hidden from everyone else.
+        Idempotent, so a transient failure is a plain retry."""
+        data = self._call("POST", self._object_id(external_id), data={"is_hidden": "true" if hidden else "false"}).data
+        if not isinstance(data, dict) or data.get("success") is not True:
+            raise Retryable(MSG_HIDE_UNREADABLE,
+                            detail=clean_text(json.dumps(data)[:200] if data is not None else "", 200))
 
     def reply(self, to_external_id: str, text: str, *, marker: str = "") -> PublishedRef:
         object_id = self._object_id(to_external_id)

@@ -95,7 +95,7 @@ from ..base import (
 from ..errors import Ambiguous, ConnectorError, Permanent, RateLimited, Retryable, Unsupported, fill
 from ..http import clean_text, parse_time, safe_url
 from ..meta.containers import AccountContainerStore, ContainerStore, MemoryContainerStore
-from ..meta.graph import MSG_THROTTLED, GraphConnector, graph_codes, media_url_for_setting
+from ..meta.graph import MSG_THROTTLED, GraphConnector, graph_codes, media_url_for_setting, object_gone
 from ..ratelimit import RateRule
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ DEFAULT_QUOTA_WAIT = 3600.0
 MEDIA_FIELDS = "id,caption,timestamp,permalink,media_type,media_product_type,username"
 COMMENT_FIELDS = "id,text,timestamp,username,from,like_count,parent_id"
 METRICS = ("views", "reach", "saved", "shares", "likes", "comments", "total_interactions")
+THREAD_PAGES = 5  # pages of 50 comments read when one of our media is re-read
 _ID = re.compile(r"^\d{1,30}$")
 
 MSG_NEEDS_MEDIA = _("An Instagram post needs at least one image or video.")
@@ -143,6 +144,7 @@ MSG_UNREADABLE = _("Instagram accepted the request but its answer could not be r
 MSG_PUBLISHED_NOT_LISTED = _("Instagram says this post was published, but it is not in the account's "
                              "list yet. We will check again before doing anything else.")
 MSG_BAD_ID = _("That is not a valid Instagram id.")
+MSG_HIDE_UNREADABLE = _("Meta did not confirm that the comment was hidden or shown. We will try again.")
 MSG_MEDIA_UNREACHABLE = _("Instagram could not download the media from Tertulia (%(reason)s). Check that "
                           "this server is reachable from the internet at SITE_URL, then retry.")
 MSG_NO_ACCOUNT = _("This Instagram account has no Instagram id. Reconnect it with the Meta sign-in.")
@@ -168,6 +170,7 @@ def _caption_key(text: str) -> str:
 
 class InstagramConnector(GraphConnector):
     network = "instagram"  # Network.INSTAGRAM
+    can_hide = True  # POST /{ig-comment-id} hide
     supports_search = False
     supports_refresh = False  # a Page token from a long-lived user token does not expire; reconnect if revoked
     supports_first_comment = True
@@ -574,18 +577,58 @@ class InstagramConnector(GraphConnector):
 
     def fetch_interactions(self, since: datetime | None = None, *, cursor: str = "",
                            thread_ids: Sequence[str] = ()) -> InteractionBatch:
+        """Comments (and their replies) on the account's recent media and on ``thread_ids``, and
+        the media that tag the account (mentions).
+
+        Instagram has no deletion or edit signal for polling, and its ``comments`` webhook only
+        announces new comments. The media in ``thread_ids`` are read whole: their comment ids
+        go in ``threads`` (a stored comment missing there was deleted, by its author or by us)
+        when every page (and every reply page) was read, and comments handed out before come
+        back in ``revisions`` so that a changed text is recorded as an edit."""
         state = _decode_cursor(cursor)
         floor_c = max(filter(None, [since, _timestamp(state.get("c"))]), default=None)
         floor_m = max(filter(None, [since, _timestamp(state.get("m"))]), default=None)
         seen = set(state.get("seen") or [])
         me = self.username()
         items: list[Interaction] = []
+        revisions: list[Interaction] = []
+        complete: dict[str, frozenset[str]] = {}
         media_ids = [self._check_id(t) for t in thread_ids if _ID.match(str(t or ""))]
-        if not media_ids:
-            for media in self._pages(f"{self.ig_user_id}/media",
-                                     params={"fields": "id,timestamp,comments_count", "limit": 25}, max_pages=1):
-                if _ID.match(str(media.get("id") or "")) and self._as_int(media.get("comments_count")) != 0:
-                    media_ids.append(str(media["id"]))
+        for media_id in media_ids:
+            fields = f"{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}"
+            try:
+                comments, whole = self._read_all(f"{media_id}/comments", params={"fields": fields, "limit": 50},
+                                                 max_pages=THREAD_PAGES)
+            except Permanent as exc:
+                if not object_gone(exc):
+                    raise
+                continue  # the media was deleted on Instagram: its comments stay as they were
+            present = set()
+            for comment in comments:
+                replies = comment.get("replies") if isinstance(comment.get("replies"), dict) else {}
+                if isinstance((replies.get("paging") or {}).get("next"), str):
+                    whole = False  # more replies than the first page: not a complete read
+                for item, parent in [(comment, ""), *((r, str(comment.get("id"))) for r in self._replies_of(comment))]:
+                    cid = str(item.get("id") or "")
+                    if not _ID.match(cid) or (me and _string(item.get("username"), 60) == me):
+                        continue
+                    present.add(cid)
+                    when = _timestamp(item.get("timestamp"))
+                    interaction = Interaction(kind=InteractionKind.COMMENT, on_post=media_id,
+                                              post=self._comment_post(item, media_id, parent))
+                    if cid in seen or (floor_c and when and when < floor_c):
+                        revisions.append(interaction)
+                    else:
+                        items.append(interaction)
+            if whole:
+                complete[media_id] = frozenset(present)
+        # And the account's recent media (posted on Instagram itself too), as before.
+        reread, media_ids = set(media_ids), []
+        for media in self._pages(f"{self.ig_user_id}/media",
+                                 params={"fields": "id,timestamp,comments_count", "limit": 25}, max_pages=1):
+            mid = str(media.get("id") or "")
+            if _ID.match(mid) and mid not in reread and self._as_int(media.get("comments_count")) != 0:
+                media_ids.append(mid)
         for media_id in media_ids:
             for comment in self._comments(media_id, max_pages=3):
                 for item, parent in [(comment, ""), *((r, str(comment.get("id"))) for r in self._replies_of(comment))]:
@@ -620,7 +663,15 @@ class InstagramConnector(GraphConnector):
         keep = (list(seen) + edge)[-200:]
         new_cursor = _encode_cursor({"c": newest_c.isoformat() if newest_c else "",
                                      "m": newest_m.isoformat() if newest_m else "", "seen": keep})
-        return InteractionBatch(items=items, cursor=new_cursor)
+        return InteractionBatch(items=items, cursor=new_cursor, threads=complete, revisions=revisions)
+
+    def hide_comment(self, external_id: str, hidden: bool) -> None:
+        """``POST /{ig-comment-id}?hide=true|false`` (needs ``instagram_manage_comments``). Only
+        comments on the account's own media can be hidden; Graph refuses the rest."""
+        data = self._call("POST", self._check_id(external_id), data={"hide": "true" if hidden else "false"}).data
+        if not isinstance(data, dict) or data.get("success") is not True:
+            raise Retryable(MSG_HIDE_UNREADABLE,
+                            detail=clean_text(json.dumps(data)[:200] if data is not None else "", 200))
 
     def reply(self, to_external_id: str, text: str, *, marker: str = "") -> PublishedRef:
         """A reply to a comment (``POST /{comment-id}/replies``) or a comment on a media

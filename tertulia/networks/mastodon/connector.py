@@ -385,7 +385,15 @@ class MastodonConnector(Connector):
         of ``thread_ids``), which catches replies that did not notify (deep in a thread).
 
         ``cursor`` (from the previous batch) resumes notifications exactly where they were
-        left; ``since`` bounds the first poll and the time-based sources."""
+        left; ``since`` bounds the first poll and the time-based sources.
+
+        Edits and deletions: Mastodon's REST API has no deletion feed (the streaming API's
+        ``delete`` events need a connection held open per account) and its ``update``
+        notification is only for posts the account boosted. What it does give is a thread's
+        full context: every reply still there, each with ``edited_at``. So each thread read
+        in full is returned in ``threads`` (a stored reply missing from it was deleted), and a
+        reply edited since the floor is handed out again with its new text. A deleted mention
+        also vanishes from the notifications, which cannot be told from "never existed"."""
         own = self._own_id()
         state = _load_cursor(cursor)
         floor = since
@@ -397,7 +405,8 @@ class MastodonConnector(Connector):
         found: dict[str, Interaction] = {}
 
         newest_notification = state.get("n", "")
-        for notification in self._notifications(state.get("n", ""), floor):
+        notifications, more = self._notifications(state.get("n", ""), floor)
+        for notification in notifications:
             newest_notification = max(newest_notification, str(notification.get("id", "")), key=_id_key)
             status = notification.get("status")
             if isinstance(status, dict) and status.get("id") and str((status.get("account") or {}).get("id")) != own:
@@ -414,33 +423,45 @@ class MastodonConnector(Connector):
                                                   conversation_id=clean_text(str(conversation.get("id", "")), 64))
 
         threads = [self._segment(t) for t in thread_ids] or self._recent_threads(own)
+        complete: dict[str, frozenset[str]] = {}
         for root in threads[: self.context_threads]:
             response = self.http.get(f"/api/v1/statuses/{root}/context", accept={404},
                                      bucket="GET /api/v1/statuses/:id/context")
             if response.status == 404:
-                continue
+                continue  # our post is gone: its replies stay as they were
             context = self._expect(response, dict)
+            present: set[str] = set()
             for status in context.get("descendants") or []:
                 if not isinstance(status, dict) or not status.get("id"):
                     continue
-                if str((status.get("account") or {}).get("id")) == own or str(status["id"]) in found:
+                if str((status.get("account") or {}).get("id")) == own:
                     continue
                 post = self._post(status)
-                if floor and post.created_at and post.created_at < floor:
+                present.add(post.external_id)
+                if post.external_id in found:
+                    continue
+                changed = post.edited_at is not None and (floor is None or post.edited_at >= floor)
+                if floor and post.created_at and post.created_at < floor and not changed:
                     continue
                 kind = InteractionKind.DM if post.visibility == "direct" else InteractionKind.COMMENT
                 found[post.external_id] = Interaction(kind, post, on_post=root)
+            complete[root] = frozenset(present)
 
         items = sorted(found.values(), key=lambda i: (i.post.created_at or datetime.min.replace(tzinfo=timezone.utc),
                                                       _id_key(i.post.external_id)))
         newest_time = max((i.post.created_at for i in items if i.post.created_at), default=None)
+        previous = parse_time(state.get("t"))
+        if newest_time and previous:
+            newest_time = max(newest_time, previous)  # an old reply edited now must not move it back
         new_state = {"n": newest_notification,
-                     "t": (newest_time or parse_time(state.get("t")) or since or datetime.now(timezone.utc)).isoformat()}
-        return InteractionBatch(items=items, cursor=json.dumps(new_state, sort_keys=True))
+                     "t": (newest_time or previous or since or datetime.now(timezone.utc)).isoformat()}
+        return InteractionBatch(items=items, cursor=json.dumps(new_state, sort_keys=True), threads=complete,
+                                more=more)
 
-    def _notifications(self, after_id: str, floor: datetime | None) -> list[dict]:
-        """With a cursor: every mention newer than it (min_id pages walk forward). Without:
-        newest first back to ``floor`` (one page when there is no floor)."""
+    def _notifications(self, after_id: str, floor: datetime | None) -> tuple[list[dict], bool]:
+        """With a cursor: every mention newer than it (min_id pages walk forward), and whether
+        the page bound stopped the walk with more to read. Without: newest first back to
+        ``floor`` (one page when there is no floor)."""
         out: list[dict] = []
         base = [("types[]", "mention"), ("limit", str(PAGE))]
         if after_id:
@@ -455,7 +476,9 @@ class MastodonConnector(Connector):
                 cursor = max((str(n["id"]) for n in page), key=_id_key)
                 if len(page) < PAGE:
                     break
-            return out
+            else:
+                return out, True
+            return out, False
         max_id = ""
         for _page in range(self.interaction_pages if floor else 1):
             params = base + ([("max_id", max_id)] if max_id else [])
@@ -472,7 +495,7 @@ class MastodonConnector(Connector):
             if not page or older or len(page) < PAGE:
                 break
             max_id = min((str(n["id"]) for n in page), key=_id_key)
-        return out
+        return out, False
 
     def _conversations(self, floor: datetime | None) -> list[dict]:
         out: list[dict] = []
@@ -597,6 +620,7 @@ class MastodonConnector(Connector):
             in_reply_to=clean_text(str(status.get("in_reply_to_id") or ""), 64),
             in_reply_to_author=clean_text(str(status.get("in_reply_to_account_id") or ""), 64),
             media_count=len(attachments),
+            edited_at=parse_time(status.get("edited_at")),
             likes=self._as_int(status.get("favourites_count")),
             shares=self._as_int(status.get("reblogs_count")),
             comments=self._as_int(status.get("replies_count")),

@@ -131,6 +131,13 @@ def _error_for_graph(method: str, status: int, payload: Any, headers=None) -> Co
     return Permanent(format_lazy(MSG_REFUSED, reason=message or code), detail=detail, status=status)
 
 
+def object_gone(err: ConnectorError) -> bool:
+    """Graph's "object does not exist" (code 100 with subcode 33, or a plain 404): a post or
+    comment deleted on the network, or never ours to read."""
+    code, subcode = graph_codes(err)
+    return err.status == 404 or (code == 100 and subcode == 33)
+
+
 def verify_signature(app_secret: str, body: bytes, header: str | None) -> bool:
     """Meta's webhook signature: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw
     body with the app secret>``, compared in constant time. False without a secret."""
@@ -183,6 +190,25 @@ class GraphConnector(Connector):
                     yield item
             paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
             url = without_token(paging["next"]) if isinstance(paging.get("next"), str) else None
+
+
+    def _read_all(self, path: str, *, params: dict[str, Any] | None = None,
+                  max_pages: int = 5) -> tuple[list[dict], bool]:
+        """Every item of a paged edge up to ``max_pages`` pages, and whether that was all of it
+        (no ``paging.next`` left unread): a re-read thread counts as complete only then."""
+        url: str | None = path
+        out: list[dict] = []
+        for _page in range(max_pages):
+            data = self._call("GET", url, params=params).data
+            params = None
+            if not isinstance(data, dict):
+                return out, False
+            out.extend(item for item in data.get("data") or [] if isinstance(item, dict))
+            paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
+            url = without_token(paging["next"]) if isinstance(paging.get("next"), str) else None
+            if not url:
+                return out, True
+        return out, False
 
 
 def without_token(url: str) -> str:

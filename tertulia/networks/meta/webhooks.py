@@ -6,12 +6,17 @@ and comments on an Instagram professional account's media, straight into the inb
   (compared in constant time), and refuse otherwise.
 - Notifications: ``POST`` with ``X-Hub-Signature-256: sha256=<HMAC-SHA256 of the raw body with
   the app secret>``; checked on the raw bytes before anything is parsed, capped at 1 MB.
-- Page ``feed`` changes with ``item: comment`` (``verb`` add or edited) and Instagram
-  ``comments`` changes become ``IncomingInteraction`` rows handed to
+- Page ``feed`` changes with ``item: comment``: ``verb`` add or edited (Meta also sends ``edit``
+  for some edits) and Instagram ``comments`` changes become ``IncomingInteraction`` rows handed to
   ``inbox.services.ingest_interactions`` for every connected account with that network and id
   (two brands that both connected a Page both get its comments). An id nobody connected is
   ignored. Replays are harmless: ingest is idempotent on the comment id (an edited text is
   recorded as an edit). The Page's or account's own comments (our replies) are skipped.
+- ``verb: remove`` (or ``delete``) on a Page comment marks it deleted on the network
+  (``inbox.changes.mark_deleted``: the row is kept and shown as deleted); ``verb: hide`` /
+  ``unhide`` (a moderator in Business Suite, or Meta's own filters) keeps our ``hidden`` flag in
+  step (``inbox.changes.mark_hidden``). Instagram's ``comments`` field only announces new
+  comments (it has no verb); deletions there are found by the poller re-reading our media.
 - Instagram ``mentions`` changes carry only ids (``media_id``, and ``comment_id`` for a
   mention in a comment), no text: the mention is read from Graph with the account's token
   (``/{ig-user-id}?fields=mentioned_comment.comment_id(…){…}`` or
@@ -93,18 +98,46 @@ class Result:
     ingested: int = 0  # interactions handed to the inbox (over every matching account)
     ignored: int = 0  # changes that are not comments, or for ids nobody connected
     mentions: int = 0  # mentions read from Graph and stored
+    deleted: int = 0  # comments marked deleted on the network (over every matching account)
+    hidden: int = 0  # comments whose hidden flag changed
     unread_mentions: int = 0  # mentions Graph did not give us (error, timeout): polling catches up
     accounts: set[int] = field(default_factory=set)
 
     def __str__(self) -> str:
         return (f"ingested={self.ingested} ignored={self.ignored} mentions={self.mentions} "
+                f"deleted={self.deleted} hidden={self.hidden} "
                 f"unread_mentions={self.unread_mentions} accounts={len(self.accounts)}")
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A Page comment deleted on Facebook (``verb: remove``)."""
+
+    comment_id: str
+    at: Any = None
+
+
+@dataclass(frozen=True)
+class Hiding:
+    """A Page comment hidden or shown again on Facebook (``verb: hide`` / ``unhide``)."""
+
+    comment_id: str
+    hidden: bool
 
 
 def _page_comment(entry_id: str, entry_time: Any, value: dict):
     from tertulia.inbox.services import IncomingAuthor, IncomingInteraction
 
-    if value.get("item") != "comment" or value.get("verb") not in ("add", "edited"):
+    if value.get("item") != "comment":
+        return None
+    verb = value.get("verb")
+    if verb in ("remove", "delete"):
+        comment_id = _id(value.get("comment_id"))
+        return Removal(comment_id, entry_time) if comment_id else None
+    if verb in ("hide", "unhide"):
+        comment_id = _id(value.get("comment_id"))
+        return Hiding(comment_id, verb == "hide") if comment_id else None
+    if verb not in ("add", "edited", "edit"):
         return None
     comment_id = _id(value.get("comment_id"))
     post_id = _id(value.get("post_id"))
@@ -121,7 +154,7 @@ def _page_comment(entry_id: str, entry_time: Any, value: dict):
         text=clean_text(value.get("message") if isinstance(value.get("message"), str) else "", MAX_TEXT),
         created_at=_time(value.get("created_time", entry_time)),
         root_external_id=post_id, parent_external_id=parent if parent and parent != post_id else post_id,
-        edited_at=_time(entry_time) if value.get("verb") == "edited" else None)
+        edited_at=_time(entry_time) if verb in ("edited", "edit") else None)
 
 
 def _instagram_comment(entry_id: str, entry_time: Any, value: dict):
@@ -202,7 +235,9 @@ def handle(body: bytes) -> Result:
             result.ignored += len(items)
             continue
         mentions = [m for m in items if isinstance(m, Mention)]
-        items = [i for i in items if not isinstance(i, Mention)]
+        removals = [m for m in items if isinstance(m, Removal)]
+        hidings = [m for m in items if isinstance(m, Hiding)]
+        items = [i for i in items if not isinstance(i, (Mention, Removal, Hiding))]
         for mention in mentions:
             found = read_mention(accounts, entry_id, mention)
             if found is None:
@@ -210,13 +245,31 @@ def handle(body: bytes) -> Result:
             else:
                 items.append(found)
                 result.mentions += 1
-        if not items:
-            continue
-        for account in accounts:
-            ingest_interactions(account, items)
-            result.ingested += len(items)
-            result.accounts.add(account.pk)
+        if items:
+            for account in accounts:
+                ingest_interactions(account, items)
+                result.ingested += len(items)
+                result.accounts.add(account.pk)
+        # After the comments of the same body: one added and removed within seconds is stored,
+        # then shown as deleted, like any other.
+        if removals or hidings:
+            _apply_changes(accounts, removals, hidings, result)
     return result
+
+
+def _apply_changes(accounts: list[SocialAccount], removals: list[Removal], hidings: list[Hiding],
+                   result: Result) -> None:
+    """Deletions and moderation from one body, for every account with that id. A removal of a
+    comment we never stored changes nothing (replays and out-of-order deliveries are harmless)."""
+    from tertulia.inbox import changes
+
+    for account in accounts:
+        for removal in removals:
+            result.deleted += changes.mark_deleted(account, [removal.comment_id], _time(removal.at))
+        # In body order: "hide" then "unhide" of one comment ends shown.
+        for hiding in hidings:
+            result.hidden += changes.mark_hidden(account, [hiding.comment_id], hiding.hidden)
+        result.accounts.add(account.pk)
 
 
 MENTION_TIMEOUT = 8.0  # seconds: Meta waits for our answer, so a slow read gives up early

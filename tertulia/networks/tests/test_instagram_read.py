@@ -129,7 +129,7 @@ def test_comments_are_paged(instagram, fake_instagram):
     batch = instagram.fetch_interactions(thread_ids=[media])
     texts = {i.post.text for i in batch.items}
     assert {f"comentario {i}" for i in range(70)} <= texts
-    pages = fake_instagram.requests_to("GET comments")
+    pages = [r for r in fake_instagram.requests_to("GET comments") if r.object_id == media]
     assert len(pages) == 2 and pages[1].params["after"] == "50"
     assert "access_token" not in pages[1].params  # stripped from paging.next, sent as a header
 

@@ -240,3 +240,65 @@ def test_an_id_typed_by_hand_or_re_pointed_receives_nothing(accounts, tenant):
     assert Interaction.objects.filter(brand=accounts[0].brand).exists()  # the real Page's brand got it
     typed.refresh_from_db()
     assert "signed_in_id" not in typed.options
+
+
+# -- deletions and moderation on the network (verb remove / hide / unhide) --------------------
+
+
+def test_a_removed_comment_is_marked_deleted_and_kept(accounts):
+    fa, fb, _ig = accounts
+    first = page_comment(text="Esto es una estafa")
+    post(first, sign(first))
+    removal = page_comment(verb="remove")
+    assert post(removal, sign(removal)).status_code == 200
+    for account in (fa, fb):
+        (item,) = Interaction.objects.filter(account=account)
+        assert item.deleted_at is not None and item.text == "Esto es una estafa"
+    # Replayed: nothing changes, and a removal of an unknown comment stores nothing.
+    before = Interaction.objects.get(account=fa).deleted_at
+    assert post(removal, sign(removal)).status_code == 200
+    assert Interaction.objects.get(account=fa).deleted_at == before
+    unknown = page_comment(comment_id="10158407654328553_999", verb="remove")
+    assert post(unknown, sign(unknown)).status_code == 200
+    assert Interaction.objects.count() == 2
+
+
+def test_hide_and_unhide_by_a_moderator_on_facebook_are_mirrored(accounts):
+    fa, _fb, _ig = accounts
+    first = page_comment()
+    post(first, sign(first))
+    hide = page_comment(verb="hide")
+    post(hide, sign(hide))
+    assert Interaction.objects.get(account=fa).hidden is True
+    unhide = page_comment(verb="unhide")
+    post(unhide, sign(unhide))
+    assert Interaction.objects.get(account=fa).hidden is False
+
+
+def test_meta_sometimes_says_edit_instead_of_edited(accounts):
+    fa, _fb, _ig = accounts
+    first = page_comment()
+    post(first, sign(first))
+    edit = page_comment(text="¿Y los festivos?", verb="edit")
+    post(edit, sign(edit))
+    item = Interaction.objects.get(account=fa)
+    assert item.text == "¿Y los festivos?" and item.edited_at is not None
+
+
+def test_a_comment_added_and_removed_in_one_delivery_is_stored_as_deleted(accounts):
+    fa, _fb, _ig = accounts
+    added, removed = json.loads(page_comment()), json.loads(page_comment(verb="remove"))
+    added["entry"][0]["changes"] += removed["entry"][0]["changes"]
+    body = json.dumps(added).encode()
+    assert post(body, sign(body)).status_code == 200
+    item = Interaction.objects.get(account=fa)
+    assert item.deleted_at is not None
+
+
+def test_a_removal_from_another_pages_entry_does_not_touch_ours(accounts):
+    fa, _fb, _ig = accounts
+    first = page_comment()
+    post(first, sign(first))
+    foreign = page_comment(verb="remove", entry="999999999")
+    assert post(foreign, sign(foreign)).status_code == 200
+    assert Interaction.objects.get(account=fa).deleted_at is None

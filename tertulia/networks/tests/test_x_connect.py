@@ -69,7 +69,7 @@ def test_start_page_and_full_connection(alpha, fake_x):
     assert params["code_challenge_method"] == ["S256"] and params["state"][0] and params["code_challenge"][0]
     assert params["redirect_uri"] == ["http://testserver/networks/x/callback/"]
     assert set(params["scope"][0].split()) == {"tweet.read", "tweet.write", "users.read", "media.write",
-                                               "offline.access"}
+                                               "offline.access", "tweet.moderate.write"}
     assert fake_x.client_secret not in location
 
     done = client.get(reverse("x_callback"), consent(location), follow=True)

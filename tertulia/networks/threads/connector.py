@@ -193,6 +193,7 @@ _RETIRED_LOCK = threading.Lock()
 
 class ThreadsConnector(GraphConnector):
     network = "threads"
+    can_hide = True  # POST /{reply-id}/manage_reply hide
     version: ClassVar[str] = THREADS_VERSION
     default_base_url: ClassVar[str] = THREADS_BASE_URL
     supports_search = False  # keyword search exists but needs threads_keyword_search (app review)
@@ -437,6 +438,15 @@ class ThreadsConnector(GraphConnector):
             raise Permanent(MSG_BAD_ID, detail=f"reply_to {str(to_external_id)[:60]!r}")
         return self.publish(PostPayload(text=text, reply_to=to_external_id, marker=marker))
 
+    def hide_comment(self, external_id: str, hidden: bool) -> None:
+        """``POST /{reply-id}/manage_reply?hide=true|false`` (needs ``threads_manage_replies``):
+        only replies under the account's own posts can be hidden."""
+        if not _ID.match(external_id or ""):
+            raise Permanent(MSG_BAD_ID, detail=f"id {str(external_id)[:60]!r}")
+        data = self._call("POST", f"{external_id}/manage_reply", data={"hide": "true" if hidden else "false"}).data
+        if not isinstance(data, dict) or data.get("success") is not True:
+            raise Retryable(MSG_MALFORMED, detail=clean_text(json.dumps(data)[:200] if data is not None else "", 200))
+
     # -- deleting ------------------------------------------------------------------------
 
     def delete(self, external_id: str) -> bool:
@@ -574,32 +584,45 @@ class ThreadsConnector(GraphConnector):
         seen = set(state.get("seen") or [])
         user_id = self._user_id()
         posts = [t for t in thread_ids if _ID.match(str(t))]
-        if not posts:
-            params: dict[str, Any] = {"fields": "id,timestamp", "limit": RECENT_POSTS}
-            for item in self._pages(f"{user_id}/threads", params=params, max_pages=1):
-                if _ID.match(str(item.get("id") or "")):
-                    posts.append(str(item["id"]))
+        # Our recent posts too (written on Threads itself), besides the ones we were given.
+        params: dict[str, Any] = {"fields": "id,timestamp", "limit": RECENT_POSTS}
+        for item in self._pages(f"{user_id}/threads", params=params, max_pages=1):
+            if _ID.match(str(item.get("id") or "")) and str(item["id"]) not in posts:
+                posts.append(str(item["id"]))
         found: list[Interaction] = []
+        complete: dict[str, frozenset[str]] = {}
+        # Threads has no deletion feed and does not say when a reply was edited. Each post is
+        # read whole (``/conversation``: every reply at any depth), so when it was read to the
+        # end a stored reply missing from it was deleted (``threads``); one handed out before
+        # comes back in ``revisions`` for the inbox to compare its text.
         for post_id in posts:
             try:
-                for item in self._pages(f"{post_id}/conversation",
-                                        params={"fields": REPLY_FIELDS, "reverse": "false", "limit": 100},
-                                        max_pages=INTERACTION_PAGES):
-                    if item.get("is_reply_owned_by_me") is True:
-                        continue  # our own answers are not inbox items
-                    post = self._network_post(item)
-                    if post is not None:
-                        found.append(Interaction(kind=InteractionKind.COMMENT, post=post, on_post=post_id))
+                items, whole = self._read_all(f"{post_id}/conversation", max_pages=INTERACTION_PAGES,
+                                              params={"fields": REPLY_FIELDS, "reverse": "false", "limit": 100})
             except Permanent as exc:
                 if not _gone(exc):
                     raise
+                continue
+            present = set()
+            for item in items:
+                if item.get("is_reply_owned_by_me") is True:
+                    continue  # our own answers are not inbox items
+                post = self._network_post(item)
+                if post is not None:
+                    present.add(post.external_id)
+                    found.append(Interaction(kind=InteractionKind.COMMENT, post=post, on_post=post_id))
+            if whole and post_id in thread_ids:
+                complete[post_id] = frozenset(present)
         found += self._mentions(user_id, after)
-        fresh = []
+        fresh, revisions = [], {}
         for interaction in found:
             created = interaction.post.created_at
-            if after is not None and created is not None and created < after:
+            old = (interaction.post.external_id in seen or (after is not None and created is not None
+                                                             and created < after))
+            if old and interaction.on_post in complete:
+                revisions[interaction.post.external_id] = interaction
                 continue
-            if interaction.post.external_id in seen or (after is not None and created is None):
+            if old or (after is not None and created is None):
                 continue
             fresh.append(interaction)
         unique = {i.post.external_id: i for i in fresh}
@@ -610,7 +633,8 @@ class ThreadsConnector(GraphConnector):
             seen = set()
         seen |= {i.post.external_id for i in items if i.post.created_at == newest}
         next_cursor = json.dumps({"after": newest.isoformat() if newest else "", "seen": sorted(seen)[-MAX_SEEN:]})
-        return InteractionBatch(items=items, cursor=next_cursor)
+        return InteractionBatch(items=items, cursor=next_cursor, threads=complete,
+                                revisions=[r for k, r in revisions.items() if k not in unique])
 
     def _mentions(self, user_id: str, after: datetime | None) -> list[Interaction]:
         """Public posts that tag the account (``threads_manage_mentions``). Without that

@@ -192,6 +192,7 @@ def _match(value: str) -> str:
 
 class WordPressConnector(Connector):
     network = "wordpress"  # Network.WORDPRESS
+    thread_ids_widen = False  # thread_ids narrow the site-wide comment listing to those posts
     supports_search = False
     supports_refresh = False  # application passwords last until revoked
 

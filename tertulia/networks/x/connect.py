@@ -31,8 +31,9 @@ from .. import oauth_flow
 DEFAULT_AUTH = "https://x.com"
 DEFAULT_API = "https://api.x.com"
 # tweet.read/users.read: read posts and the profile; tweet.write: publish, reply, delete;
-# media.write: upload images and videos; offline.access: a refresh token (else 2 hours).
-SCOPES = "tweet.read tweet.write users.read media.write offline.access"
+# media.write: upload images and videos; offline.access: a refresh token (else 2 hours);
+# tweet.moderate.write: hide replies to the account's posts from the inbox.
+SCOPES = "tweet.read tweet.write users.read media.write offline.access tweet.moderate.write"
 
 MSG_CODE_REFUSED = _("X did not accept the sign-in code. Start again.")
 MSG_APP_REFUSED = _("X did not accept Tertulia's X app credentials. Check X_CLIENT_ID and X_CLIENT_SECRET.")

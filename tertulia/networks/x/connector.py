@@ -27,6 +27,7 @@ ambiguous failure compares the words with every link taken out on both sides.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import logging
@@ -89,6 +90,8 @@ _TWITTER_EPOCH_MS = 1288834974657
 
 MSG_EMPTY = _("A post needs some text or at least one image or video.")
 MSG_BAD_ID = _("That post's id is not valid for X.")
+MSG_HIDE_FORBIDDEN = _("X refused to hide this reply. Only replies to the account's own posts can be hidden, "
+                       "and the account must allow moderation: reconnect it and approve every permission.")
 MSG_TOO_LONG = _("The text is longer than X accepts (280 characters, links count as 23, some characters "
                  "count double). Shorten it.")
 MSG_VISIBILITY = _("X posts are always public; X has no unlisted, followers-only or direct posts.")
@@ -121,6 +124,7 @@ F_TIMELINE = _("reading the account's own posts")
 F_METRICS = _("reading post metrics")
 F_MENTIONS = _("reading mentions")
 F_SEARCH = _("searching posts")
+F_HIDE = _("hiding replies")
 
 
 def snowflake_time(tweet_id: str) -> datetime | None:
@@ -167,6 +171,7 @@ class _Duplicate(Permanent):
 
 class XConnector(Connector):
     network = "x"  # Network.X
+    can_hide = True  # PUT /2/tweets/:id/hidden
     supports_search = True  # recent search (last 7 days), where the app's plan includes it
     supports_refresh = True  # access tokens last two hours; offline.access gives a refresh token
     supports_first_comment = True  # a reply with reply.in_reply_to_tweet_id
@@ -532,6 +537,24 @@ class XConnector(Connector):
         """A reply (``reply.in_reply_to_tweet_id``); X adds the conversation's mentions itself."""
         return self.publish(PostPayload(text=text, reply_to=self._segment(to_external_id), marker=marker))
 
+    def hide_comment(self, external_id: str, hidden: bool) -> None:
+        """``PUT /2/tweets/:id/hidden`` with ``{"hidden": true|false}`` (scope
+        ``tweet.moderate.write``). X lets an account hide replies in conversations it started
+        only; it answers 403 otherwise, and for a token granted before we asked for the scope."""
+        tweet_id = self._segment(external_id)
+        try:
+            response = self._call("PUT", f"/2/tweets/{tweet_id}/hidden", feature=F_HIDE,
+                                  json_body={"hidden": bool(hidden)}, bucket="PUT /2/tweets/:id/hidden")
+        except _Unavailable:
+            raise
+        except Permanent as exc:
+            if exc.status == 403:
+                raise Permanent(MSG_HIDE_FORBIDDEN, detail=exc.detail, status=exc.status) from exc
+            raise
+        data = response.data.get("data") if isinstance(response.data, dict) else None
+        if not isinstance(data, dict) or data.get("hidden") is not bool(hidden):
+            raise Retryable(MSG_MALFORMED, detail=clean_text(response.text, 200), status=response.status)
+
     # -- reconciliation ----------------------------------------------------------------------------
 
     def find_published(self, payload: PostPayload, *, since: datetime) -> PublishedRef | None:
@@ -673,6 +696,7 @@ class XConnector(Connector):
         own = self._own_id()
         state = _load_cursor(cursor)
         found: dict[str, Interaction] = {}
+        versions: dict[str, list[str]] = {}  # tweet id -> edit_history_tweet_ids
 
         newest_mention = state.get("m", "")
         mention_params: dict[str, Any] = {"max_results": PAGE, "tweet.fields": TWEET_FIELDS,
@@ -687,6 +711,7 @@ class XConnector(Connector):
             newest_mention = _newer(newest_mention, str(tweet["id"]))
             if str(tweet.get("author_id") or "") == own:
                 continue
+            versions[str(tweet["id"])] = _history(tweet)
             found[str(tweet["id"])] = self._classify(tweet, users, own)
 
         newest_reply = state.get("r", "")
@@ -710,6 +735,7 @@ class XConnector(Connector):
                         if str(tweet.get("author_id") or "") == own or str(tweet["id"]) in found:
                             continue
                         post = self._post(tweet, users)
+                        versions[post.external_id] = _history(tweet)
                         found[post.external_id] = Interaction(InteractionKind.COMMENT, post, on_post=root)
                 except _Unavailable as err:
                     # The plan has no search: mentions (above) still cover replies that name us.
@@ -717,8 +743,22 @@ class XConnector(Connector):
                     break
 
         items = sorted(found.values(), key=lambda i: (len(i.post.external_id), i.post.external_id))
-        return InteractionBatch(items=items, cursor=json.dumps({"m": newest_mention, "r": newest_reply},
-                                                               sort_keys=True))
+        return InteractionBatch(items=[self._as_original(i, versions) for i in items],
+                                cursor=json.dumps({"m": newest_mention, "r": newest_reply}, sort_keys=True))
+
+    @staticmethod
+    def _as_original(item: Interaction, versions: dict[str, list[str]]) -> Interaction:
+        """An edited post comes back from X as a new version with an id of its own, and
+        ``edit_history_tweet_ids`` lists the chain (oldest first). The inbox knows the post by
+        its first id: hand the new text under that id, with the new version's time as the edit
+        time, so it is recorded as an edit of the same message, not a new one."""
+        history = versions.get(item.post.external_id) or []
+        if len(history) < 2 or history[-1] != item.post.external_id:
+            return item
+        original = history[0]
+        post = dataclasses.replace(item.post, external_id=original, edited_at=item.post.created_at,
+                                   created_at=snowflake_time(original) or item.post.created_at)
+        return dataclasses.replace(item, post=post)
 
     def _pages(self, path: str, params: dict[str, Any], feature, bucket: str,
                pages: int) -> Iterator[tuple[dict, dict[str, dict]]]:
@@ -804,6 +844,12 @@ class XConnector(Connector):
             shares=self._as_int(metrics.get("retweet_count")),
             comments=self._as_int(metrics.get("reply_count")),
         )
+
+
+def _history(tweet: dict) -> list[str]:
+    """A post's ``edit_history_tweet_ids`` (oldest first), valid ids only."""
+    ids = tweet.get("edit_history_tweet_ids") if isinstance(tweet.get("edit_history_tweet_ids"), list) else []
+    return [str(i) for i in ids[:10] if _ID.match(str(i))]
 
 
 def _newer(a: str, b: str) -> str:

@@ -1,0 +1,605 @@
+"""Inbox pages: the conversation list (unified or per brand), a conversation with its thread,
+the author's history, and the team's actions (assign, label, status, hide, relabel, reply,
+bulk). Thin: reads go through ``listing`` and brand-scoped querysets, writes through
+``services`` and ``replies``.
+
+Everything a network hands us is untrusted: besides Django's escaping, names, handles and
+excerpts lose the invisible characters that reorder or hide text (bidi overrides, zero-width
+marks), and long messages are shown shortened.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Avg, Case, FloatField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Substr
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import Truncator
+from django.utils.timesince import timesince, timeuntil
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tertulia.core import roles
+from tertulia.core.models import Membership
+from tertulia.core.scoping import brands_for, permissions_in
+from tertulia.core.services import Ctx
+from tertulia.core.views import brand_view
+from tertulia.networks.models import Network, SocialAccount
+
+from . import listing, presence, rules, services
+from .forms import (
+    BULK_ACTIONS,
+    STATUS_ACTIONS,
+    AssignForm,
+    BulkForm,
+    LabelForm,
+    RelabelForm,
+    ReplyForm,
+    StatusForm,
+)
+from .models import Author, Conversation, Interaction, Label, OutgoingReply, SavedReply
+from .triage import TOXIC  # toxicity from which a message counts as an offence
+
+PAGE_SIZE = 50
+EXCERPT_CHARS = 140
+MESSAGE_CHARS = 5000  # longer messages are shown shortened (the full text stays stored)
+THREAD_LIMIT = 200  # newest messages shown in a conversation
+AUTHOR_CONVERSATIONS = 100  # newest conversations on an author's page
+NAME_CHARS = 80
+
+# Characters that change how text around them is shown without being visible themselves: bidi
+# embeddings, overrides and isolates, and zero-width marks. A handle with U+202E can make
+# "evil.com" read "moc.live"; zero-width joiners make two handles look identical.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u180e]")
+
+
+def clean(text: str | None, limit: int | None = None) -> str:
+    text = _INVISIBLE.sub("", text or "")
+    if limit is not None:
+        text = Truncator(text[: limit * 2]).chars(limit)
+    return text
+
+
+def _safe_next(request, fallback: str) -> str:
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()):
+        return nxt
+    return fallback
+
+
+def _messages_from(request, exc: ValidationError | PermissionDenied) -> None:
+    if isinstance(exc, PermissionDenied):
+        messages.error(request, str(exc) or _("You do not have permission to do that."))
+        return
+    for msg in exc.messages:
+        messages.error(request, msg)
+
+
+def _person(user) -> str:
+    return clean(user.get_full_name() or user.get_username(), NAME_CHARS) if user else ""
+
+
+# --- The SLA timer and ages ------------------------------------------------------------
+
+def sla_state(conv: Conversation, now=None) -> dict:
+    """What the list shows for a conversation's service targets: the first answer owed (due
+    or overdue); once answered, "Answered" with the resolution still owed beside it (until the
+    conversation is closed); a resolution overdue wins over everything else."""
+    now = now or timezone.now()
+    if conv.status == Conversation.Status.CLOSED:
+        return {"state": "closed", "text": _("Closed"), "due": None, "resolution": ""}
+    resolution = ""
+    res_due = conv.resolution_due_at
+    if res_due is not None and res_due >= now:
+        resolution = _("Resolution due in %(time)s") % {"time": timeuntil(res_due, now, depth=1)}
+    if conv.first_response_at is None and conv.first_response_due_at is not None:
+        due = conv.first_response_due_at
+        if due >= now:
+            return {"state": "due", "due": due, "resolution": "",
+                    "text": _("First answer due in %(time)s") % {"time": timeuntil(due, now, depth=1)}}
+        return {"state": "overdue", "due": due, "resolution": "",
+                "text": _("First answer overdue by %(time)s") % {"time": timesince(due, now, depth=1)}}
+    if res_due is not None and res_due < now:
+        late = timesince(res_due, now, depth=1)
+        if conv.first_response_at is not None:
+            return {"state": "overdue", "due": res_due, "resolution": "",
+                    "text": _("Answered; resolution overdue by %(time)s") % {"time": late}}
+        return {"state": "overdue", "due": res_due, "resolution": "",
+                "text": _("Resolution overdue by %(time)s") % {"time": late}}
+    if conv.first_response_at is not None:
+        return {"state": "answered", "due": conv.first_response_at, "text": _("Answered"),
+                "resolution": resolution}
+    if resolution:
+        return {"state": "due", "due": res_due, "text": resolution, "resolution": ""}
+    return {"state": "none", "text": "", "due": None, "resolution": ""}
+
+
+_SENTIMENTS = dict(Interaction.Sentiment.choices)
+_INTENTS = dict(Interaction.Intent.choices)
+
+
+def _row(conv: Conversation, now) -> dict:
+    return {
+        "conv": conv,
+        "url": reverse("inbox_conversation", args=[conv.brand_id, conv.pk]),
+        "brand_name": clean(conv.brand.name, NAME_CHARS),
+        "zone": conv.brand.timezone,
+        "author": clean(conv.author.display_name or conv.author.handle, NAME_CHARS),
+        "handle": clean(conv.author.handle, NAME_CHARS),
+        "network": conv.account.get_network_display(),
+        "excerpt": clean(getattr(conv, "last_text", "") or "", EXCERPT_CHARS),
+        "labels": [clean(lb.name, 60) for lb in conv.labels.all()],
+        "assignee": _person(conv.assignee),
+        "age": timesince(conv.last_message_at, now, depth=1),
+        "sla": sla_state(conv, now),
+        "high": conv.priority >= listing.HIGH_PRIORITY,
+        "sentiment": _SENTIMENTS.get(conv.sentiment, ""),
+        "intent": _INTENTS.get(conv.intent, ""),
+    }
+
+
+# --- The list ----------------------------------------------------------------------------
+
+FILTER_KEYS = ("status", "account", "network", "sentiment", "intent", "assignee", "priority", "label",
+               "flagged", "language", "kind", "sort")
+
+
+def _members(brands) -> list[dict]:
+    """People who may be assigned in these brands (they work the inbox)."""
+    rows = (Membership.objects.filter(brand__in=brands, role__in=roles.roles_with(roles.REPLY))
+            .select_related("user").order_by("user__first_name", "user__username"))
+    seen, out = set(), []
+    for m in rows:
+        if m.user_id not in seen:
+            seen.add(m.user_id)
+            out.append({"id": m.user_id, "name": _person(m.user)})
+    return out
+
+
+def _list_page(request, brand):
+    user = request.user
+    errors = []
+    params = {k: request.GET.get(k, "")[:100] for k in FILTER_KEYS}
+    try:
+        filters = listing.parse_filters(params)
+    except ValidationError as exc:
+        errors += exc.messages
+        filters = listing.Filters()
+    visible = brands_for(user)
+    scope = brand
+    brand_param = (request.GET.get("brand") or "").strip()
+    if brand is None and brand_param:
+        numeric = brand_param.isascii() and brand_param.isdigit() and len(brand_param) < 12
+        scope = visible.filter(pk=int(brand_param)).first() if numeric else None
+        if scope is None:
+            errors.append(_("Unknown brand: “%(value)s”.") % {"value": clean(brand_param, 40)})
+    after = (request.GET.get("after") or "")[:500]
+    try:
+        page = listing.conversations(user, scope, filters, after=after, limit=PAGE_SIZE)
+    except ValidationError as exc:
+        errors += exc.messages
+        page = listing.conversations(user, scope, filters, limit=PAGE_SIZE)
+    now = timezone.now()
+    scope_brands = [scope] if scope is not None else list(visible)
+    can_reply_in = set(brands_for(user, roles.REPLY).values_list("pk", flat=True))
+    keep = {k: v for k, v in filters.as_params().items()}
+    if brand is None and scope is not None:
+        keep["brand"] = str(scope.pk)
+    next_params = dict(keep, after=page.next_cursor) if page.next_cursor else None
+    return render(request, "inbox/list.html", {
+        "brand": brand, "scope": scope, "rows": [_row(c, now) for c in page.items],
+        "filters": filters, "errors": errors, "next_params": next_params, "is_first": not after,
+        "keep": keep,
+        "brands": list(visible.order_by("name")) if brand is None else [],
+        "accounts": SocialAccount.objects.for_user(user).filter(brand__in=scope_brands).order_by("network", "handle"),
+        "labels": sorted({clean(n, 60) for n in Label.objects.for_user(user).filter(brand__in=scope_brands)
+                          .values_list("name", flat=True)}),
+        "members": _members(scope_brands),
+        "networks": Network.choices, "sentiments": Interaction.Sentiment.choices,
+        "intents": Interaction.Intent.choices, "statuses": Conversation.Status.choices,
+        "sorts": [("recent", _("Newest")), ("oldest", _("Oldest")), ("priority", _("Most urgent")),
+                  ("due", _("Answer due first"))],
+        "bulk_actions": BULK_ACTIONS, "can_act": bool(can_reply_in & {b.pk for b in scope_brands}),
+        "reply_brands": can_reply_in,
+        "section_key": "inbox",
+    })
+
+
+@login_required
+def inbox_all(request):
+    """Every brand of mine in one list (the brand in the side menu stays the one I was on)."""
+    brand_id = request.session.get("brand_id")
+    current = brands_for(request.user).filter(pk=brand_id).first() if brand_id else None
+    if current is not None:
+        request.brand = current  # keeps the app shell's menu
+    return _list_page(request, None)
+
+
+@brand_view()
+def inbox_brand(request, brand):
+    return _list_page(request, brand)
+
+
+@login_required
+@require_POST
+def inbox_bulk(request):
+    """Assign, label, close or reopen the selected conversations (of any of my brands)."""
+    fallback = reverse("inbox")
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        for errs in form.errors.values():
+            for e in errs:
+                messages.error(request, e)
+        return redirect(_safe_next(request, fallback))
+    data = form.cleaned_data
+    ids = data["ids"]
+    visible = Conversation.objects.for_user(request.user).filter(pk__in=ids)
+    allowed = set(Conversation.objects.for_user(request.user, roles.REPLY).filter(pk__in=ids)
+                  .values_list("pk", flat=True))
+    if not allowed and visible.exists():
+        raise PermissionDenied
+    by_brand: dict[int, list[int]] = {}
+    for pk, brand_id in Conversation.objects.filter(pk__in=allowed).values_list("pk", "brand_id"):
+        by_brand.setdefault(brand_id, []).append(pk)
+    ctx = Ctx.from_request(request)
+    action = data["action"]
+    changed = 0
+    for b in brands_for(request.user, roles.REPLY).filter(pk__in=by_brand):
+        chunk = by_brand[b.pk]
+        try:
+            changed += _bulk_one(ctx, b, chunk, action, data) or 0
+        except (ValidationError, PermissionDenied) as exc:
+            _messages_from(request, exc)
+    messages.success(request, _("%(n)s of %(total)s conversations changed.") % {"n": changed, "total": len(ids)})
+    return redirect(_safe_next(request, fallback))
+
+
+def _assignee(ctx: Ctx, brand, raw: str):
+    """"me", "none" or a user id -> the user (a member who works this brand's inbox) or None."""
+    if raw == "none":
+        return None
+    if raw == "me":
+        return ctx.user
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        raise ValidationError(_("Choose who to assign to."))
+    m = (Membership.objects.filter(brand=brand, user_id=int(raw), role__in=roles.roles_with(roles.REPLY))
+         .select_related("user").first())
+    if m is None:
+        raise ValidationError(_("That person does not work this brand's inbox."))
+    return m.user
+
+
+def _bulk_one(ctx: Ctx, brand, ids: list[int], action: str, data: dict) -> int:
+    if action == "assign_me":
+        return services.do_assign(ctx, brand, ids, ctx.user)
+    if action == "unassign":
+        return services.do_assign(ctx, brand, ids, None)
+    if action == "assign":
+        return services.do_assign(ctx, brand, ids, _assignee(ctx, brand, data["assignee"]))
+    if action == "label":
+        return services.do_label(ctx, brand, ids, add=[data["label"].strip()])
+    if action == "unlabel":
+        return services.do_label(ctx, brand, ids, remove=[data["label"].strip()])
+    return services.do_set_status(ctx, brand, ids, STATUS_ACTIONS[action])
+
+
+# --- A conversation ------------------------------------------------------------------------
+
+def _conversation(request, brand, conversation_id, permission=roles.VIEW) -> Conversation:
+    return get_object_or_404(
+        Conversation.objects.for_user(request.user, permission).select_related("author", "account", "assignee"),
+        pk=conversation_id, brand=brand)
+
+
+def _same_person(brand, author: Author):
+    """The author's identities on this brand's networks: the same handle (without the leading
+    @, case-insensitive) on each network."""
+    key = author.handle.lstrip("@").lower()
+    q = Q(pk=author.pk)
+    if key:
+        q |= Q(handle__iexact=key) | Q(handle__iexact=f"@{key}")
+    return Author.objects.filter(brand=brand).filter(q)
+
+
+def author_history(brand, author: Author) -> dict:
+    identities = list(_same_person(brand, author).order_by("network", "pk"))
+    ids = [a.pk for a in identities]
+    inbound = Interaction.objects.filter(brand=brand, author_id__in=ids, direction=Interaction.Direction.INBOUND)
+    since = timezone.now() - timedelta(days=30)
+    avg = inbound.exclude(sentiment="").aggregate(v=Avg(Case(
+        When(sentiment="negative", then=Value(-1.0)), When(sentiment="positive", then=Value(1.0)),
+        default=Value(0.0), output_field=FloatField())))["v"]
+    if avg is None:
+        mood = ""
+    elif avg <= -0.33:
+        mood = _("Mostly negative")
+    elif avg >= 0.33:
+        mood = _("Mostly positive")
+    else:
+        mood = _("Mixed or neutral")
+    return {
+        "identities": [{"author": a, "network": a.get_network_display(), "handle": clean(a.handle, NAME_CHARS),
+                        "name": clean(a.display_name, NAME_CHARS)} for a in identities],
+        "ids": ids,
+        "conversations": Conversation.objects.filter(brand=brand, author_id__in=ids).count(),
+        "messages": inbound.count(),
+        "complaints_30d": inbound.filter(intent=Interaction.Intent.COMPLAINT, created_at__gte=since).count(),
+        "offences": inbound.filter(Q(toxicity__gte=TOXIC) | Q(hidden=True)).count(),
+        "sentiment": None if avg is None else round(avg, 2),
+        "mood": mood,
+    }
+
+
+def _message(i: Interaction) -> dict:
+    text = clean(i.text)
+    shortened = len(text) > MESSAGE_CHARS
+    return {
+        "i": i, "text": text[:MESSAGE_CHARS], "shortened": shortened, "length": len(text),
+        "inbound": i.direction == Interaction.Direction.INBOUND,
+        "toxic": i.toxicity is not None and i.toxicity >= TOXIC,
+        "author": clean(i.author.display_name or i.author.handle, NAME_CHARS),
+    }
+
+
+def _prefill(request, brand, conv, perms) -> str:
+    """The reply box's text when the page is asked for a saved reply or a suggestion."""
+    if roles.REPLY not in perms:
+        return ""
+    saved_id = request.GET.get("saved", "")
+    if saved_id.isascii() and saved_id.isdigit() and len(saved_id) < 12:
+        saved = SavedReply.objects.for_user(request.user, roles.REPLY).filter(brand=brand, pk=int(saved_id)).first()
+        if saved is not None:
+            from . import replies
+
+            return replies.render_saved_reply(saved, conv, request.user)
+    return ""
+
+
+def _suggestions(conv, language) -> list:
+    from . import suggest
+
+    return suggest.suggestions(conv, language)
+
+
+def _conversation_context(request, brand, conv, reply_form=None, collision=None) -> dict:
+    perms = permissions_in(request.user, brand)
+    can_reply = roles.REPLY in perms
+    thread = list(Interaction.objects.filter(brand=brand, conversation=conv).select_related("author")
+                  .order_by("-created_at", "-pk")[:THREAD_LIMIT])
+    thread.reverse()
+    total = Interaction.objects.filter(brand=brand, conversation=conv).count()
+    language = conv.language if conv.language in ("es", "en") else brand.language
+    suggestions = []
+    prefill = ""
+    if can_reply:
+        suggestions = [{"kind": s.kind, "title": clean(s.title, 120), "text": s.text,
+                        "department": clean(getattr(s, "department", ""), 120)}
+                       for s in _suggestions(conv, language)]
+        prefill = _prefill(request, brand, conv, perms)
+        idx = request.GET.get("suggestion", "")
+        if not prefill and idx.isascii() and idx.isdigit() and len(idx) < 6 and int(idx) < len(suggestions):
+            prefill = suggestions[int(idx)]["text"]
+    if reply_form is None:
+        reply_form = ReplyForm(initial={"text": prefill, "opened_at": f"{time.time():.3f}"})
+    saved = SavedReply.objects.filter(brand=brand).order_by("title", "language") if can_reply else []
+    last_inbound = next((i for i in reversed(thread) if i.direction == Interaction.Direction.INBOUND), None)
+    return {
+        "brand": brand, "conv": conv, "section_key": "inbox",
+        "messages_": [_message(i) for i in thread], "hidden_count": max(0, total - len(thread)),
+        "author": conv.author, "author_name": clean(conv.author.display_name, NAME_CHARS),
+        "author_handle": clean(conv.author.handle, NAME_CHARS),
+        "history": author_history(brand, conv.author),
+        "network": conv.account.get_network_display(), "account_handle": clean(conv.account.handle, NAME_CHARS),
+        "sla": sla_state(conv), "assignee": _person(conv.assignee),
+        "conv_sentiment": _SENTIMENTS.get(conv.sentiment, ""), "conv_intent": _INTENTS.get(conv.intent, ""),
+        "labels": [clean(lb.name, 60) for lb in conv.labels.all()],
+        "brand_labels": [clean(n, 60) for n in Label.objects.filter(brand=brand).values_list("name", flat=True)],
+        "members": _members([brand]), "statuses": Conversation.Status.choices,
+        "sentiments": Interaction.Sentiment.choices, "intents": Interaction.Intent.choices,
+        "can_reply": can_reply, "reply_form": reply_form, "collision": collision,
+        "saved_replies": [{"id": s.pk, "title": clean(s.title, 120), "language": s.language} for s in saved],
+        "suggestions": suggestions, "last_inbound": last_inbound,
+        "replies": [{"r": r, "text": clean(r.text, MESSAGE_CHARS), "by": _person(r.created_by),
+                     "error": clean(_(r.error) if r.error else "", 300)}  # stored in English
+                    for r in OutgoingReply.objects.filter(brand=brand, conversation=conv)
+                    .select_related("created_by").order_by("created_at", "pk")],
+        "others": presence.others(request.user, conv),
+        "can_hide": rules.can_hide(conv.account.network),
+        "list_url": reverse("section_inbox", args=[brand.pk]),
+        "conv_url": reverse("inbox_conversation", args=[brand.pk, conv.pk]),
+    }
+
+
+@brand_view()
+def conversation_detail(request, brand, conversation_id):
+    conv = _conversation(request, brand, conversation_id)
+    presence.touch(request.user, conv, composing=False)
+    ctx = _conversation_context(request, brand, conv)
+    if request.htmx and (request.GET.get("saved") or request.GET.get("suggestion")):
+        # The "insert" links swap only the reply box.
+        return render(request, "inbox/_reply_text.html", ctx)
+    return render(request, "inbox/conversation.html", ctx)
+
+
+@brand_view()
+def conversation_presence(request, brand, conversation_id):
+    """Polled by the open page: keeps me "here" and says who else is (and who is writing)."""
+    conv = _conversation(request, brand, conversation_id)
+    composing = None
+    if request.method == "POST" and ("text" in request.POST or "composing" in request.POST):
+        # The page posts its reply box as it is typed in and with every poll: an unsent draft
+        # in the box is "replying"; an empty box (sent, or cleared) is only "viewing".
+        draft = bool(request.POST.get("text", "").strip()) or request.POST.get("composing") == "1"
+        composing = draft and roles.REPLY in permissions_in(request.user, brand)
+    presence.touch(request.user, conv, composing=composing)
+    return render(request, "inbox/_presence.html", {"others": presence.others(request.user, conv)})
+
+
+def _back(brand, conv) -> HttpResponseRedirect:
+    return redirect("inbox_conversation", brand.pk, conv.pk)
+
+
+@brand_view(roles.REPLY)
+@require_POST
+def conversation_assign(request, brand, conversation_id):
+    conv = _conversation(request, brand, conversation_id, roles.REPLY)
+    form = AssignForm(request.POST)
+    ctx = Ctx.from_request(request)
+    try:
+        if not form.is_valid():
+            raise ValidationError(_("Choose who to assign to."))
+        who = _assignee(ctx, brand, form.cleaned_data["assignee"])
+        services.do_assign(ctx, brand, [conv.pk], who)
+    except (ValidationError, PermissionDenied) as exc:
+        _messages_from(request, exc)
+    else:
+        messages.success(request, _("Assigned to %(name)s.") % {"name": _person(who)} if who
+                         else _("Nobody is assigned now."))
+    return redirect(_safe_next(request, reverse("inbox_conversation", args=[brand.pk, conv.pk])))
+
+
+@brand_view(roles.REPLY)
+@require_POST
+def conversation_labels(request, brand, conversation_id):
+    conv = _conversation(request, brand, conversation_id, roles.REPLY)
+    form = LabelForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError([e for errs in form.errors.values() for e in errs])
+        add = [form.cleaned_data["add"].strip()] if form.cleaned_data["add"].strip() else []
+        remove = [form.cleaned_data["remove"].strip()] if form.cleaned_data["remove"].strip() else []
+        services.do_label(Ctx.from_request(request), brand, [conv.pk], add=add, remove=remove)
+    except (ValidationError, PermissionDenied) as exc:
+        _messages_from(request, exc)
+    else:
+        messages.success(request, _("Labels saved."))
+    return _back(brand, conv)
+
+
+@brand_view(roles.REPLY)
+@require_POST
+def conversation_status(request, brand, conversation_id):
+    conv = _conversation(request, brand, conversation_id, roles.REPLY)
+    form = StatusForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(_("Unknown status."))
+        services.do_set_status(Ctx.from_request(request), brand, [conv.pk], form.cleaned_data["status"])
+    except (ValidationError, PermissionDenied) as exc:
+        _messages_from(request, exc)
+    else:
+        messages.success(request, _("Status changed."))
+    return redirect(_safe_next(request, reverse("inbox_conversation", args=[brand.pk, conv.pk])))
+
+
+@brand_view(roles.REPLY)
+@require_POST
+def conversation_reply(request, brand, conversation_id):
+    conv = _conversation(request, brand, conversation_id, roles.REPLY)
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        others = presence.replied_since(request.user, conv, data["opened_at"])
+        if others and not data["confirm"]:
+            # A colleague answered after this page was opened: show their answer and ask.
+            form = ReplyForm(initial={"text": data["text"], "opened_at": f"{time.time():.3f}", "confirm": True})
+            ctx = _conversation_context(request, brand, conv, reply_form=form, collision=others)
+            return render(request, "inbox/conversation.html", ctx, status=409)
+        from . import replies
+
+        in_reply_to = (Interaction.objects.filter(brand=brand, conversation=conv,
+                                                  direction=Interaction.Direction.INBOUND, deleted_at__isnull=True)
+                       .order_by("-created_at", "-pk").first())
+        try:
+            replies.do_reply(Ctx.from_request(request), conv, data["text"], in_reply_to=in_reply_to)
+        except ValidationError as exc:
+            for msg in exc.messages:
+                form.add_error("text", msg)
+        else:
+            presence.touch(request.user, conv, composing=False)
+            messages.success(request, _("Your answer is on its way."))
+            return _back(brand, conv)
+    ctx = _conversation_context(request, brand, conv, reply_form=form)
+    return render(request, "inbox/conversation.html", ctx, status=200)
+
+
+def _interaction(request, brand, interaction_id, permission=roles.REPLY) -> Interaction:
+    return get_object_or_404(Interaction.objects.for_user(request.user, permission).select_related("conversation"),
+                             pk=interaction_id, brand=brand)
+
+
+@brand_view(roles.REPLY)
+@require_POST
+def interaction_hide(request, brand, interaction_id):
+    interaction = _interaction(request, brand, interaction_id)
+    hidden = request.POST.get("hidden", "1") != "0"
+    try:
+        services.do_hide(Ctx.from_request(request), interaction, hidden)
+    except (ValidationError, PermissionDenied) as exc:
+        _messages_from(request, exc)
+    else:
+        messages.success(request, _("The message will be hidden on the network.") if hidden
+                         else _("The message will be shown again on the network."))
+    return _back(brand, interaction.conversation)
+
+
+@brand_view(roles.REPLY)
+@require_POST
+def interaction_relabel(request, brand, interaction_id):
+    interaction = _interaction(request, brand, interaction_id)
+    form = RelabelForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(_("Choose one of the listed values."))
+        services.do_relabel(Ctx.from_request(request), interaction, form.cleaned_data["field"],
+                            form.cleaned_data["value"])
+    except (ValidationError, PermissionDenied) as exc:
+        _messages_from(request, exc)
+    else:
+        messages.success(request, _("Thanks: the brand's triage learns from this correction."))
+    return _back(brand, interaction.conversation)
+
+
+@brand_view(roles.REPLY)
+@require_POST
+def reply_retry(request, brand, reply_id):
+    reply = get_object_or_404(OutgoingReply.objects.for_user(request.user, roles.REPLY)
+                              .select_related("conversation"), pk=reply_id, brand=brand)
+    from . import replies
+
+    try:
+        replies.do_retry_reply(Ctx.from_request(request), reply)
+    except (ValidationError, PermissionDenied) as exc:
+        _messages_from(request, exc)
+    else:
+        messages.success(request, _("Sending again."))
+    return _back(brand, reply.conversation)
+
+
+@brand_view()
+def author_detail(request, brand, author_id):
+    author = get_object_or_404(Author.objects.for_user(request.user), pk=author_id, brand=brand)
+    history = author_history(brand, author)
+    now = timezone.now()
+    newest = Interaction.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id")
+    convs = (Conversation.objects.filter(brand=brand, author_id__in=history["ids"])
+             .select_related("author", "account", "assignee", "brand").prefetch_related("labels")
+             .annotate(last_text=Subquery(newest.annotate(x=Substr("text", 1, 300)).values("x")[:1]))
+             .order_by("-last_message_at", "-pk"))[:AUTHOR_CONVERSATIONS]
+    rows = [_row(c, now) for c in convs]
+    return render(request, "inbox/author.html", {
+        "brand": brand, "author": author, "author_name": clean(author.display_name, NAME_CHARS),
+        "author_handle": clean(author.handle, NAME_CHARS), "history": history, "rows": rows,
+        "section_key": "inbox",
+    })
