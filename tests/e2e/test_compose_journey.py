@@ -18,10 +18,9 @@ from tertulia.content.models import Post
 from tertulia.core import services
 from tertulia.core.services import Ctx
 from tertulia.networks import services as account_services
+from tests.e2e.helpers import sign_in
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "correct horse battery"
 
 # 300 characters with no URL: fine for Bluesky (300 graphemes), too long for X (280).
 LONG_TEXT = ("Este otoño estrenamos tostadas de masa madre con tomate de huerta y aceite de la Sierra. "
@@ -29,14 +28,6 @@ LONG_TEXT = ("Este otoño estrenamos tostadas de masa madre con tomate de huerta
              "Y si traes tu taza, el café de filtro te sale a mitad de precio toda la semana. #CaféDeBarrio ")
 LONG_TEXT = (LONG_TEXT * 2)[:299] + "!"
 SHORT_X = "Tostadas de masa madre con tomate de huerta: ven a probarlas en el desayuno. #CaféDeBarrio"
-
-
-def _sign_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.locator("main button[type=submit]").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def test_cm_writes_fixes_and_submits_manager_approves_calendar_shows_local_time(live_server, new_context, tenant):
@@ -54,7 +45,7 @@ def test_cm_writes_fixes_and_submits_manager_approves_calendar_shows_local_time(
 
     # --- The CM writes one text for both networks ---------------------------------------------------
     cm = new_context(timezone_id="Europe/Madrid").new_page()
-    _sign_in(cm, base, "carla")
+    sign_in(cm, base, "carla")
     cm.goto(f"{base}/brands/{brand.pk}/compose/")
     cm.locator(f"input[name=accounts][value='{x_account.pk}']").check()
     cm.locator(f"input[name=accounts][value='{bsky.pk}']").check()
@@ -88,7 +79,7 @@ def test_cm_writes_fixes_and_submits_manager_approves_calendar_shows_local_time(
 
     # --- The manager is notified, opens the post and approves it ---------------------------------------
     manager = new_context(timezone_id="Asia/Tokyo").new_page()
-    _sign_in(manager, base, "mario")
+    sign_in(manager, base, "mario")
     manager.goto(f"{base}/notifications/")
     notice = manager.locator("main li.unread").filter(has_text="asks you to approve")
     expect(notice).to_have_count(1)

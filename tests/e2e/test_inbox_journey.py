@@ -23,20 +23,11 @@ from tertulia.inbox.models import Conversation, InboxRule, Interaction, Outgoing
 from tertulia.inbox.services import IncomingAuthor, IncomingInteraction, ingest_interactions
 from tertulia.inbox.tests.backend_helpers import loopback  # noqa: F401
 from tertulia.networks.services import do_add_account
+from tests.e2e.helpers import sign_in
 from tests.fakes.facebook import CORPUS_POST, PAGE_ID
 from tests.fakes.facebook_plugin import fake_graph  # noqa: F401
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "correct horse battery"
-
-
-def _sign_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.locator("main button[type=submit]").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def _row(page, conv):
@@ -79,7 +70,7 @@ def test_toxic_comment_hidden_complaint_assigned_answered_with_a_saved_reply_sla
     assert conv.first_response_due_at is not None and conv.first_response_at is None
 
     page = new_context().new_page()
-    _sign_in(page, base, "carla")
+    sign_in(page, base, "carla")
     page.goto(f"{base}/inbox/")
 
     # --- The toxic comment shows flagged, and hidden inside ---------------------------------------
@@ -189,12 +180,12 @@ def test_two_cms_on_one_conversation_see_each_other_and_are_asked_before_a_secon
     diego = new_context().new_page()
     problems = []
     diego.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    _sign_in(diego, base, "diego")
+    sign_in(diego, base, "diego")
     diego.goto(url)
 
     carla = new_context().new_page()
     carla.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    _sign_in(carla, base, "carla")
+    sign_in(carla, base, "carla")
     carla.goto(url)
     expect(carla.locator("#presence")).to_contain_text("Diego Luna is viewing this conversation")
 

@@ -23,18 +23,11 @@ from django.core import mail
 from tertulia.core import services
 from tertulia.core.models import Brand, User
 from tertulia.core.services import Ctx
+from tests.e2e.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery staple"
-
-
-def _sign_in(page, base_url: str, username: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base_url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.locator("main button[type=submit]").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def _nav_link(page, key: str):
@@ -50,7 +43,7 @@ def test_owner_invites_a_client_reviewer_who_sees_a_read_only_brand(live_server,
     page = new_context().new_page()
 
     # --- The owner signs in: a workspace, no brand yet --------------------------------------
-    _sign_in(page, base, "olga")
+    sign_in(page, base, "olga", PASSWORD)
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("main h1").inner_text() == "Welcome to Tertulia"
 
@@ -181,7 +174,7 @@ def test_navigation_is_usable_on_a_phone(live_server, new_context, tenant):
     brand, people = tenant("Movil", community_manager="movil_cm")
     base = live_server.url
     page = new_context(**MOBILE).new_page()
-    _sign_in(page, base, "movil_cm", "correct horse battery")
+    sign_in(page, base, "movil_cm")
     page.wait_for_url(f"{base}/brands/{brand.pk}/calendar/")
 
     width = page.evaluate("window.innerWidth")
