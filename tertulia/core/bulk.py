@@ -65,6 +65,16 @@ def _memo(adapt):
     return adapt_once
 
 
+# Rows per IN (...) lookup, well under SQLite's 999 variables.
+CHUNK = 400
+
+
+def chunks(seq: Sequence, size: int = CHUNK):
+    """``seq`` in slices of ``size`` (for IN lists and multi-row statements)."""
+    for i in range(0, len(seq), size):
+        yield seq[i:i + size]
+
+
 def select_in(model: type[models.Model], columns: Sequence[str], equal: dict[str, object],
               within: dict[str, Sequence]) -> list[tuple]:
     """``SELECT columns FROM model WHERE a = %s ... AND b IN (...) ...`` in raw SQL.

@@ -24,16 +24,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tertulia.core import bulk
 from tertulia.networks.models import SocialAccount
 
 from .models import Conversation, Interaction
 
-CHUNK = 400
 
-
-def _chunks(values: list, size: int = CHUNK):
-    for i in range(0, len(values), size):
-        yield values[i:i + size]
 
 
 def _clean(external_ids: Iterable[str]) -> list[str]:
@@ -48,7 +44,7 @@ def mark_deleted(account: SocialAccount, external_ids: Iterable[str], at: dateti
     at = at or timezone.now()
     changed = 0
     with transaction.atomic():
-        for chunk in _chunks(ids):
+        for chunk in bulk.chunks(ids):
             changed += Interaction.objects.filter(account=account, external_id__in=chunk,
                                                   deleted_at__isnull=True).update(deleted_at=at)
     return changed
@@ -60,7 +56,7 @@ def mark_restored(account: SocialAccount, external_ids: Iterable[str]) -> int:
     ids = _clean(external_ids)
     changed = 0
     with transaction.atomic():
-        for chunk in _chunks(ids):
+        for chunk in bulk.chunks(ids):
             changed += Interaction.objects.filter(account=account, external_id__in=chunk,
                                                   deleted_at__isnull=False).update(deleted_at=None)
     return changed
@@ -72,7 +68,7 @@ def mark_hidden(account: SocialAccount, external_ids: Iterable[str], hidden: boo
     ids = _clean(external_ids)
     changed = 0
     with transaction.atomic():
-        for chunk in _chunks(ids):
+        for chunk in bulk.chunks(ids):
             changed += (Interaction.objects.filter(account=account, external_id__in=chunk)
                         .exclude(hidden=hidden).update(hidden=hidden))
     return changed

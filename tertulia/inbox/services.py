@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,10 +40,6 @@ from .models import Author, Conversation, Correction, Interaction, Label
 
 MSG_ASSIGNED_ONE = gettext_lazy("%(who)s assigned you a conversation.")
 MSG_ASSIGNED_MANY = gettext_lazy("%(who)s assigned you %(count)s conversations.")
-
-# Rows per IN (...) lookup and per UPDATE ... CASE: well under SQLite's 999 variables.
-CHUNK = 400
-
 
 @dataclass(frozen=True, slots=True)
 class IncomingAuthor:
@@ -91,11 +87,6 @@ class IngestResult:
     created_conversation_ids: set[int] = field(default_factory=set)
 
 
-def _chunks(seq: Sequence, size: int = CHUNK):
-    for i in range(0, len(seq), size):
-        yield seq[i:i + size]
-
-
 _KINDS = frozenset(Conversation.Kind.values)
 _DIRECTIONS = frozenset(Interaction.Direction.values)
 _INBOUND = Interaction.Direction.INBOUND.value
@@ -126,7 +117,7 @@ def _upsert_authors(account: SocialAccount, seen: dict[str, tuple[IncomingAuthor
     known: dict[str, tuple] = {}
 
     def lookup(ids):
-        for chunk in _chunks(ids):
+        for chunk in bulk.chunks(ids):
             for row in bulk.select_in(Author, ("external_id", "id", "handle", "display_name", "followers"),
                                       {"brand_id": brand_id, "network": network}, {"external_id": chunk}):
                 known[row[0]] = row[1:]
@@ -160,7 +151,7 @@ def _upsert_authors(account: SocialAccount, seen: dict[str, tuple[IncomingAuthor
         if new != (handle, display_name, followers):
             changed.append(Author(pk=pk, handle=new[0], display_name=new[1], followers=new[2]))
     if changed:
-        Author.objects.bulk_update(changed, ["handle", "display_name", "followers"], batch_size=CHUNK // 4)
+        Author.objects.bulk_update(changed, ["handle", "display_name", "followers"], batch_size=bulk.CHUNK // 4)
     return {ext: row[0] for ext, row in known.items()}
 
 
@@ -214,7 +205,7 @@ def _lookup_conversations(account: SocialAccount, keys: list[ConvKey], found: di
     for key in keys:
         by_kind[key[0]].append(key)
     for kind, kind_keys in by_kind.items():
-        for chunk in _chunks(kind_keys, CHUNK):
+        for chunk in bulk.chunks(kind_keys):
             pairs = [(k[1], k[2]) for k in chunk]
             if state is None:
                 for pk, author_id, root in bulk.select_keys(
@@ -311,7 +302,7 @@ def ingest_interactions(account: SocialAccount, batch: Iterable[IncomingInteract
     now = timezone.now()
     with transaction.atomic():
         known: dict[str, tuple[int, str, int, str, int]] = {}
-        for chunk in _chunks(list(items)):
+        for chunk in bulk.chunks(list(items)):
             for ext, pk, text, conv, direction, author_id in bulk.select_in(
                 Interaction, ("external_id", "id", "text", "conversation_id", "direction", "author_id"),
                 {"account_id": account.pk}, {"external_id": chunk},
@@ -395,7 +386,7 @@ def _store_edits(account: SocialAccount, edits: list[Interaction], items: list[I
             row.toxicity, row.urgency = v.toxicity, v.urgency
             if v.flag:
                 flag.add(result.conversation_ids[item.external_id])
-    Interaction.objects.bulk_update(edits, fields, batch_size=CHUNK // 4)
+    Interaction.objects.bulk_update(edits, fields, batch_size=bulk.CHUNK // 4)
     if flag:
         Conversation.objects.filter(pk__in=sorted(flag)).update(flagged=True)
     result.edited = len(edits)
@@ -408,7 +399,7 @@ def _after_insert(account: SocialAccount, new: list[IncomingInteraction], verdic
     if inserted is None:  # a database that cannot return inserted rows: look them up
         ext = [item.external_id for item, v in zip(new, verdicts) if v is not None]
         pks = {}
-        for chunk in _chunks(ext):
+        for chunk in bulk.chunks(ext):
             pks.update(bulk.select_in(Interaction, ("external_id", "id"), {"account_id": account.pk},
                                       {"external_id": chunk}))
     else:
@@ -441,7 +432,7 @@ def do_set_status(ctx: Ctx, brand, conversation_ids: Iterable[int], status: str)
     now = timezone.now()
     closed_at = now if status == Conversation.Status.CLOSED else None
     changed = 0
-    for chunk in _chunks(ids):
+    for chunk in bulk.chunks(ids):
         moving = list(Conversation.objects.filter(brand=brand, pk__in=chunk).exclude(status=status)
                       .values_list("pk", flat=True))
         if not moving:
@@ -481,7 +472,7 @@ def do_assign(ctx: Ctx, brand, conversation_ids: Iterable[int], user) -> int:
         raise ValidationError({"assignee": _("This person does not work this brand's inbox.")})
     ids = _ids(conversation_ids)
     changed: list[int] = []
-    for chunk in _chunks(ids):
+    for chunk in bulk.chunks(ids):
         qs = Conversation.objects.filter(brand=brand, pk__in=chunk)
         qs = qs.exclude(assignee=user) if user is not None else qs.exclude(assignee__isnull=True)
         found = list(qs.values_list("pk", flat=True))
@@ -519,18 +510,18 @@ def do_label(ctx: Ctx, brand, conversation_ids: Iterable[int], add: Iterable[str
     if len(add) > rules.MAX_LABELS:
         raise ValidationError({"labels": _("At most %(count)s labels.") % {"count": rules.MAX_LABELS}})
     ids = []
-    for chunk in _chunks(_ids(conversation_ids)):
+    for chunk in bulk.chunks(_ids(conversation_ids)):
         ids.extend(Conversation.objects.filter(brand=brand, pk__in=chunk).values_list("pk", flat=True))
     if not ids or not (add or remove):
         return 0
     through = Conversation.labels.through
     if add:
         label_ids = list(rules.ensure_labels(brand.pk, add).values())
-        for chunk in _chunks(ids):
+        for chunk in bulk.chunks(ids):
             rules.add_labels(chunk, label_ids)
     if remove:
         drop = list(Label.objects.filter(brand=brand, name__in=remove).values_list("pk", flat=True))
-        for chunk in _chunks(ids):
+        for chunk in bulk.chunks(ids):
             through.objects.filter(conversation_id__in=chunk, label_id__in=drop).delete()
     _log(ctx, "conversation.label", brand=brand, changes={"add": add, "remove": remove, "count": len(ids)})
     return len(ids)

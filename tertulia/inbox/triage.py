@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 # A message is toxic from this score on. The stored score is kept on the same side of this
 # line as the model's own verdict, so "toxic" can always be read back from the row.
 TOXIC = 0.5
-CHUNK = 400
 # The models read the start of a long message (a 70,000-character paste must not slow ingest).
 MAX_TEXT = 5000
 _INBOUND = Interaction.Direction.INBOUND.value
@@ -64,17 +63,13 @@ def _nlp():
     return nlp_triage
 
 
-def _chunks(seq: Sequence, size: int = CHUNK):
-    for i in range(0, len(seq), size):
-        yield seq[i:i + size]
-
 
 def history(brand_id: int, author_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     """author pk -> (previous offences, previous complaints) for this brand: their earlier
     toxic messages and complaints (messages the brand hid count as offences too)."""
     out: dict[int, tuple[int, int]] = {}
     ids = sorted(set(author_ids))
-    for chunk in _chunks(ids):
+    for chunk in bulk.chunks(ids):
         rows = (
             Interaction.objects.filter(brand_id=brand_id, author_id__in=chunk, direction=_INBOUND)
             .values("author_id")
@@ -215,7 +210,7 @@ def update_conversations(brand_id: int, rows: Sequence[tuple[int, datetime, Verd
     table = Conversation._meta.db_table
     newest = _NEWEST.format(itable=Interaction._meta.db_table, table=table)
     row = "(" + ", ".join(["%s"] * len(_VALUE_COLUMNS)) + ")"
-    for chunk in _chunks(params, ROWS_PER_STATEMENT):
+    for chunk in bulk.chunks(params, ROWS_PER_STATEMENT):
         sql = _UPDATE_SQL.format(columns=", ".join(_VALUE_COLUMNS), rows=", ".join([row] * len(chunk)),
                                  table=table, newest=newest)
         bulk.execute(Conversation, sql, [value for values in chunk for value in values])
