@@ -275,17 +275,12 @@ MSG_DEMO = _("This is the demo workspace: its accounts are made up, so Tertulia 
              "to a network.")
 
 
-_DEMO_BRANDS: dict[int, bool] = {}
-
-
 def is_demo_brand(brand_id: int) -> bool:
     """A brand of the demo workspace (``tertulia demo``): its accounts are made up, some on
-    real servers, and must never be contacted. (A brand never changes workspace, and a
-    workspace is demo or not from its creation: remembered per process.)"""
-    demo = _DEMO_BRANDS.get(brand_id)
-    if demo is None:
-        demo = _DEMO_BRANDS[brand_id] = Brand.objects.filter(pk=brand_id, organization__is_demo=True).exists()
-    return demo
+    real servers, and must never be contacted. Asked of the database every time (one indexed
+    probe next to a network call): a per-process memory of it went wrong when SQLite gave a
+    removed demo brand's id to a new, real brand."""
+    return Brand.objects.filter(pk=brand_id, organization__is_demo=True).exists()
 
 
 def connector_for(account: SocialAccount):
