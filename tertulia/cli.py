@@ -2,6 +2,8 @@
 
 `tertulia init` creates the local key files; `tertulia run` starts the embedded server;
 `tertulia demo`, `tertulia createsuperuser`, `tertulia migrate` ... are management commands.
+`tertulia verify-draw proof.json` checks a giveaway's draw; it needs no settings, database or
+key (anyone who downloaded the proof can run it), so it is handled before Django is set up.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def init(var_dir: Path | None = None, quiet: bool = False) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     argv[0] = "tertulia"
+    if len(argv) > 1 and argv[1] == "verify-draw":
+        from tertulia.giveaways.verify_cli import main as verify_draw
+
+        sys.exit(verify_draw(argv[2:]))
     if len(argv) > 1 and argv[1] in ("init", "run"):
         init(quiet=argv[1] == "run")
         if argv[1] == "init":

@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("tertulia.networks.urls")),
     path("", include("tertulia.inbox.urls")),
     path("", include("tertulia.inbox.urls_settings")),
+    path("", include("tertulia.giveaways.urls")),
 ]

@@ -395,12 +395,56 @@ class _Generator:
         self._inbox_setup(brand, spec, roles_here)
         self._interactions(brand, spec, index, accounts, budget, cm)
         self._tick("interactions", t0)
+        t0 = _time.perf_counter()
+        self._giveaways(brand, spec, cm)
+        self._tick("giveaways", t0)
         for acc in accounts:
             if acc.expired_at:
                 with translation.override(spec["language"]):
                     reason = _("The access token expired on %(date)s. Reconnect the account to resume publishing "
                                "and reading comments.") % {"date": acc.expired_at.astimezone(self.tz).strftime("%d/%m/%Y")}
                 networks.mark_needs_reconnect(acc.obj, reason)
+
+    def _giveaways(self, brand, spec, cm) -> None:
+        """Two giveaways on the posts the demo comments landed on: one drawn weeks ago (on the
+        post with the most comments from 10 to 45 days back), one running on the newest post with
+        comments. Both had their commitment published when the post went out."""
+        from django.db.models import Count
+
+        from tertulia.giveaways import services as giveaways
+        from tertulia.giveaways.models import Contest
+        from tertulia.publishing.models import PostTarget
+
+        commented = (inbox.Interaction.objects
+                     .filter(brand=brand, direction="in", conversation__kind="comment",
+                             created_at__gte=self.now - timedelta(days=45))
+                     .values_list("conversation__account_id", "conversation__root_external_id")
+                     .annotate(n=Count("pk")).order_by("-n")[:300])
+        published = {(t.account_id, t.external_id): t for t in PostTarget.objects.filter(
+            brand=brand, state=PostTarget.State.PUBLISHED, external_id__in={r[1] for r in commented})
+            .select_related("account")}
+        ranked = [published[(a, e)] for a, e, _n in commented if (a, e) in published]
+        past = next((t for t in ranked if self.now - timedelta(days=45) <= t.published_at <= self.now - timedelta(days=10)),
+                    None)
+        recent = max((t for t in ranked if t.published_at >= self.now - timedelta(days=3)),
+                     key=lambda t: t.published_at, default=None)
+        with translation.override(spec["language"]):
+            plans = [(past, _("Anniversary giveaway"), timedelta(days=7)), (recent, _("Weekend giveaway"), None)]
+            for target, title, length in plans:
+                if target is None:
+                    continue
+                opens = target.published_at
+                closes = opens + length if length else self.now + timedelta(days=4)
+                contest = giveaways.do_create_contest(
+                    cm, brand, title=str(title), prize=_("A box of our products and a personalised card"),
+                    starts_at=opens, ends_at=closes, winners=3, substitutes=2,
+                    posts=[(target.account, target.external_id)])
+                Contest.objects.filter(pk=contest.pk).update(committed_at=opens + timedelta(minutes=1),
+                                                             created_at=opens)
+                contest.refresh_from_db()
+                giveaways.collect(contest)
+                if length and timezone.now() >= closes:
+                    giveaways.do_draw(cm, contest)
 
     def _planning(self, brand, spec, rng, pillars, cm, manager) -> None:
         """The weeks ahead: posting slots, themes per week, key dates, the idea backlog, and a

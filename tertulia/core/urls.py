@@ -39,6 +39,7 @@ _OWN_PAGES = {
     "compose",
     "calendar",
     "inbox",
+    "giveaways",
 }
 
 # The shell's sections that later work fills; each shows an honest "not available yet" page.

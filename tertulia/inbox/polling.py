@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -210,6 +211,24 @@ def poll_due_accounts(now: datetime | None = None, limit: int | None = None) -> 
     return result.as_dict()
 
 
+def poll_now(account_ids: Sequence[int], now: datetime | None = None) -> dict[int, str]:
+    """Poll these accounts now, out of turn (a CM pressed "Fetch now"), each outcome by account.
+    An account a consumer is polling at this moment, one the network asked us to leave alone for
+    a while, and one that cannot be polled (disconnected, paused, demo) are left as they are."""
+    now = now or timezone.now()
+    ensure_syncs(now)
+    outcomes = {}
+    for account_id in account_ids:
+        idle = InboxSync.objects.filter(account_id=account_id).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        idle.update(next_poll_at=now)
+        sync_id = _due(now).filter(account_id=account_id).values_list("pk", flat=True).first()
+        if sync_id is None or not claim(sync_id, now):
+            outcomes[account_id] = "skipped"
+            continue
+        outcomes[account_id] = _poll_one(sync_id, now)[1].status
+    return outcomes
+
+
 def _workers() -> int:
     huey_conf = getattr(settings, "HUEY", {}) or {}
     return 1 if huey_conf.get("immediate") else max(1, int(conf("WORKERS")))
@@ -271,7 +290,12 @@ def recent_threads(account: SocialAccount, now: datetime) -> tuple[list[str], bo
                 .exclude(external_id="").order_by("-published_at")
                 .values_list("external_id", "published_at")[: int(conf("MAX_THREADS"))])
     fresh_since = now - timedelta(hours=float(conf("FRESH_POST_HOURS")))
-    return [r[0] for r in rows], any(r[1] and r[1] >= fresh_since for r in rows)
+    threads = [r[0] for r in rows]
+    # Running giveaways may run on posts published outside Tertulia: their comments are entries.
+    from tertulia.giveaways.services import threads_for
+
+    threads += [ext for ext in threads_for(account.pk, now) if ext not in threads]
+    return threads, any(r[1] and r[1] >= fresh_since for r in rows)
 
 
 def to_incoming(item: base.Interaction, now: datetime) -> IncomingInteraction:
@@ -292,7 +316,8 @@ def to_incoming(item: base.Interaction, now: datetime) -> IncomingInteraction:
     return IncomingInteraction(
         external_id=post.external_id, kind=kind,
         author=IncomingAuthor(external_id=author.external_id or f"handle:{handle}", handle=handle,
-                              display_name=author.display_name[:200]),
+                              display_name=author.display_name[:200], followers=author.followers,
+                              account_created_at=author.created_at),
         text=text, created_at=post.created_at or now, root_external_id=(root or "")[:200],
         parent_external_id=(post.in_reply_to or "")[:200], language=(post.language or "")[:8],
         edited_at=post.edited_at)

@@ -118,7 +118,8 @@ def _upsert_authors(account: SocialAccount, seen: dict[str, tuple[IncomingAuthor
 
     def lookup(ids):
         for chunk in bulk.chunks(ids):
-            for row in bulk.select_in(Author, ("external_id", "id", "handle", "display_name", "followers"),
+            for row in bulk.select_in(Author, ("external_id", "id", "handle", "display_name", "followers",
+                                               "account_created_at"),
                                       {"brand_id": brand_id, "network": network}, {"external_id": chunk}):
                 known[row[0]] = row[1:]
 
@@ -136,22 +137,24 @@ def _upsert_authors(account: SocialAccount, seen: dict[str, tuple[IncomingAuthor
             result.new_authors += len(fresh)
         else:
             for ext, pk in inserted:
-                known[ext] = (pk, None, None, None)
+                known[ext] = (pk, None, None, None, None)
             result.new_authors += len(inserted)
             if len(inserted) < len(fresh):  # created meanwhile by another poller
                 lookup([ext for ext in fresh if ext not in known])
     changed = []
     fresh_set = set(fresh)
-    for ext, (pk, handle, display_name, followers) in known.items():
+    for ext, (pk, handle, display_name, followers, opened) in known.items():
         if ext in fresh_set:
             continue
         a = seen[ext][0]
         new = (a.handle[:200], a.display_name[:200] or display_name,
-               a.followers if a.followers is not None else followers)
-        if new != (handle, display_name, followers):
-            changed.append(Author(pk=pk, handle=new[0], display_name=new[1], followers=new[2]))
+               a.followers if a.followers is not None else followers, opened or a.account_created_at)
+        if new != (handle, display_name, followers, opened):
+            changed.append(Author(pk=pk, handle=new[0], display_name=new[1], followers=new[2],
+                                  account_created_at=new[3]))
     if changed:
-        Author.objects.bulk_update(changed, ["handle", "display_name", "followers"], batch_size=bulk.CHUNK // 4)
+        Author.objects.bulk_update(changed, ["handle", "display_name", "followers", "account_created_at"],
+                                   batch_size=bulk.CHUNK // 5)
     return {ext: row[0] for ext, row in known.items()}
 
 

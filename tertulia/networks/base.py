@@ -120,6 +120,10 @@ class Author:
     display_name: str = ""
     url: str = ""
     avatar_url: str = ""
+    # Where the network says: when the account was opened (giveaways check a minimum age) and
+    # how many follow it.
+    created_at: datetime | None = None
+    followers: int | None = None
 
 
 @dataclass(frozen=True)

@@ -222,3 +222,14 @@ def test_a_workspace_that_only_shares_the_demos_name_is_not_the_demo(workspace, 
     demo.remove()  # inside this test's transaction: rolled back afterwards
     assert Organization.objects.filter(pk=org.pk).exists() and Brand.objects.filter(pk=brand.pk).exists()
     assert not demo.demo_brands().exists()
+
+
+def test_each_brand_has_a_drawn_giveaway_that_verifies(workspace):
+    from tertulia.giveaways import draw, services as giveaways
+    from tertulia.giveaways.models import Contest
+
+    for brand in workspace:
+        drawn = Contest.objects.get(brand=brand, drawn_at__isnull=False)
+        assert drawn.committed_at < drawn.ends_at and drawn.entries.count() >= len(drawn.result["winners"]) >= 1
+        assert draw.verify(giveaways.proof(drawn)).ok
+        assert drawn.title in ("Sorteo de aniversario", "Anniversary giveaway")

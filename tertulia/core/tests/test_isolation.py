@@ -37,6 +37,7 @@ from tertulia.core.models import (
 )
 from tertulia.content.models import MediaAsset
 from tertulia.content import public_media
+from tertulia.giveaways.models import Contest, DrawRun, Entry
 from tertulia.networks.models import SocialAccount
 from tertulia.strategy.models import KPI, ContentPillar, Objective
 
@@ -95,6 +96,10 @@ PARAMS = {
     "saved_reply_id": lambda w: w.saved_reply.pk,
     "rule_id": lambda w: w.rule.pk,
     "label_id": lambda w: w.label.pk,
+    # Giveaways: a contest, one of its entries, and its public id (the public pages' key).
+    "giveaway_id": lambda w: w.contest.pk,
+    "giveaway_entry_id": lambda w: w.giveaway_entry.pk,
+    "public_id": lambda w: w.contest.public_id,
 }
 
 # Public pages: no sign-in, because what they need is in the URL itself.
@@ -109,11 +114,19 @@ PUBLIC = {
     "public_media",
     # Meta's webhook: no session; the X-Hub-Signature-256 of the raw body is the credential.
     "meta_webhook",
+    # A giveaway's public results and verification pages: the public id is the key, and only a
+    # giveaway whose commitment is published has them (404 otherwise).
+    "giveaway_public",
+    "giveaway_public_proof",
+    "giveaway_public_entries",
+    "giveaway_verify",
 }
 
 # Public routes that refuse a bare GET even from A's owner (positive control), and why.
 # Meta's webhook: a GET without Meta's verify token is refused (403), whoever asks.
-POSITIVE_NOT_OK = {"meta_webhook": 403}
+POSITIVE_NOT_OK = {"meta_webhook": 403,
+                   # A giveaway's proof and entry list are published by the draw (the world's is not drawn).
+                   "giveaway_public_proof": 404, "giveaway_public_entries": 404}
 
 # Pages whose answer to B's ids is not 404, and why.
 WEB_NOT_404 = {
@@ -144,6 +157,12 @@ API_STATE_REFUSALS = {
     ("post", "/brands/{brand_id}/targets/{target_id}/retry-comment"): 422,
     # The world's comment came through Mastodon, which cannot hide comments (the reason, 422).
     ("post", "/brands/{brand_id}/interactions/{interaction_id}/hide"): 422,
+    # Giveaways: the world's contest has its commitment published and its window open, so it
+    # cannot be deleted (it stays on record) nor drawn yet; the generated create body has no
+    # post and an empty window (422 with the reasons).
+    ("post", "/brands/{brand_id}/giveaways"): 422,
+    ("delete", "/brands/{brand_id}/giveaways/{giveaway_id}"): 422,
+    ("post", "/brands/{brand_id}/giveaways/{giveaway_id}/draw"): 422,
 }
 
 API_METHODS = ("get", "post", "put", "patch", "delete")
@@ -250,6 +269,9 @@ def _values(world: World, *, stored_hash_for_token: bool = False) -> dict:
         values["calendar_token"] = world.calendar_token.token_hash
         # What the database tells about a media file (its id and hash), signed with any key
         # but the site's, must not make a public link.
+        # A giveaway's public pages are public to whoever holds the public id; a made-up one
+        # finds nothing.
+        values["public_id"] = "NotAPublicId0000"
         values["media_token"] = signing.dumps({"a": world.media.pk, "h": world.media.sha256[:16]},
                                               key="read-from-the-database", salt=public_media.SALT)
     return values
@@ -402,6 +424,10 @@ def _state_of(world: World) -> dict:
                      sorted(KPI.objects.filter(brand_id=world.brand.pk).values_list("pk", "metric", "target")),
                      sorted(ContentPillar.objects.filter(brand_id=world.brand.pk).values_list("pk", "name", "target_share"))),
         "media": sorted(MediaAsset.objects.filter(brand_id=world.brand.pk).values_list("pk", "alt_text", "sha256")),
+        "giveaways": (sorted(Contest.objects.filter(brand_id=world.brand.pk).values_list(
+                          "pk", "title", "starts_at", "ends_at", "committed_at", "drawn_at", "winners")),
+                      sorted(Entry.objects.filter(brand_id=world.brand.pk).values_list("pk", "override", "rejection")),
+                      DrawRun.objects.filter(brand_id=world.brand.pk).count()),
     }
 
 
@@ -483,7 +509,8 @@ def test_anonymous_visitor_is_sent_to_sign_in(worlds):
             client = Client()  # stays anonymous (accepting B's invitation would sign it in)
             response = client.get(url) if method == "GET" else client.post(url, _form_payload(b))
             found = leaks(response, [s for s in b.secrets if s not in (b.invitation_raw,)])
-            if name in ("invitation_accept", "review_link", "calendar_ical"):
+            if name in ("invitation_accept", "review_link", "calendar_ical", "giveaway_public", "giveaway_public_proof",
+                        "giveaway_public_entries", "giveaway_verify"):
                 # B's real link: the one page a stranger may see, because they hold the secret.
                 continue
             if name in PUBLIC:

@@ -118,6 +118,10 @@ class World:
     saved_reply: object = None
     rule: object = None
     label: object = None
+    # Giveaways (issue 9): a contest on the inbox's post, its commitment published, whose one
+    # entry is the inbox's comment.
+    contest: object = None
+    giveaway_entry: object = None
 
 
 def populate(brand: Brand, people: dict, marker: str) -> World:
@@ -184,6 +188,22 @@ def _populate_inbox(w: World, marker: str) -> None:
     w.label = Label.objects.create(brand=brand, name=f"{low}label")
     w.secrets += [w.interaction.text, fan.display_name, w.reply.text, w.saved_reply.title, w.saved_reply.text,
                   w.rule.name]
+    _populate_giveaway(w, marker)
+
+
+def _populate_giveaway(w: World, marker: str) -> None:
+    from tertulia.giveaways import services as giveaways
+
+    ctx = Ctx(w.people["owner"], via="test")
+    now = timezone.now()
+    w.contest = giveaways.do_create_contest(
+        ctx, w.brand, title=f"{marker} giveaway of the lighthouse", prize=f"{marker} prize basket",
+        starts_at=now - timedelta(hours=2), ends_at=now + timedelta(days=2),
+        posts=[(w.account, f"{marker.lower()}-post-1")])
+    giveaways.do_publish_commitment(ctx, w.contest)
+    giveaways.collect(w.contest)
+    w.giveaway_entry = w.contest.entries.get()
+    w.secrets += [w.contest.title, w.contest.prize]
 
 
 def _populate_planning(w: World, ctx: Ctx, marker: str) -> None:

@@ -604,6 +604,8 @@ class MastodonConnector(Connector):
             display_name=clean_text(str(account.get("display_name") or ""), 200),
             url=safe_url(account.get("url")),
             avatar_url=safe_url(account.get("avatar_static") or account.get("avatar")),
+            created_at=parse_time(account.get("created_at")),
+            followers=self._as_int(account.get("followers_count")),
         )
         html = status.get("content") if isinstance(status.get("content"), str) else ""
         attachments = status.get("media_attachments") if isinstance(status.get("media_attachments"), list) else []

@@ -82,7 +82,7 @@ PRIVATE_METRICS_DAYS = 30  # non-public and organic metrics exist for posts of t
 SEARCH_DAYS = 7  # recent search covers the last seven days
 TWEET_FIELDS = ("created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,lang,public_metrics,"
                 "attachments")
-USER_FIELDS = "username,name,profile_image_url"
+USER_FIELDS = "username,name,profile_image_url,created_at,public_metrics"
 _ID = re.compile(r"^\d{1,20}$")
 _LANG = re.compile(r"[a-z]{2,8}(-[A-Za-z0-9]{1,8})?")
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -817,6 +817,9 @@ class XConnector(Connector):
             display_name=plain_text(user.get("name"), 200),
             url=f"{WEB}/{username}" if username else "",
             avatar_url=safe_url(user.get("profile_image_url")),
+            created_at=parse_time(user.get("created_at")),
+            followers=self._as_int((user.get("public_metrics") or {}).get("followers_count")
+                                   if isinstance(user.get("public_metrics"), dict) else None),
         )
         tweet_id = str(tweet["id"])
         replied = ""
