@@ -19,6 +19,10 @@ re-implementing the few steps below in another language.
    picked and removed (a person wins once). The first ``winners`` picks are the winners, the next
    ``substitutes`` picks the substitutes, in order.
 
+Weights are whole numbers from 1 to ``MAX_WEIGHT`` (1,000,000), so the total stays far below
+2**256. Sorting compares Python strings: by Unicode code point (``str.lower()`` for the case-folded
+key), not by locale or UTF-16 order.
+
 Changing one byte of the seed or of the entry list changes the hash and the picks, so a tampered
 list or seed fails ``verify``.
 """
@@ -32,6 +36,7 @@ import secrets
 from dataclasses import dataclass, field
 
 ALGORITHM = "tertulia-draw-v1"
+MAX_WEIGHT = 1_000_000
 _SPACE = 1 << 256
 
 
@@ -80,8 +85,8 @@ def _row(row) -> list:
     network, handle, comment_id, weight = row
     if not all(isinstance(v, str) for v in (network, handle, comment_id)):
         raise ProofError(gettext_noop("network, handle and comment_id must be text"))
-    if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
-        raise ProofError(gettext_noop("each weight must be a whole number of at least 1"))
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= MAX_WEIGHT:
+        raise ProofError(gettext_noop("each weight must be a whole number from 1 to %(max)s"), max=MAX_WEIGHT)
     return [network, handle, comment_id, weight]
 
 

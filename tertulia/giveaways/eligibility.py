@@ -25,6 +25,7 @@ from django.utils.translation import ngettext
 from tertulia.inbox.rules import fold, keyword_pattern
 
 OUTSIDE_WINDOW = "outside_window"
+EDITED_LATE = "edited_late"
 DELETED = "deleted"
 HIDDEN = "hidden"
 EXCLUDED = "excluded"
@@ -36,6 +37,7 @@ DUPLICATE = "duplicate"
 
 REASONS = {
     OUTSIDE_WINDOW: _("Commented outside the entry window"),
+    EDITED_LATE: _("The comment was edited after entries closed"),
     DELETED: _("The comment was deleted on the network"),
     HIDDEN: _("The comment is hidden on the network"),
     EXCLUDED: _("The account is on the excluded list"),
@@ -110,6 +112,7 @@ class Candidate:
     commented_at: datetime
     deleted: bool = False
     hidden: bool = False
+    edited_at: datetime | None = None
     account_created_at: datetime | None = None
     override: str = ""
     own_person: bool = False  # counted by the CM as a different person who shares the handle
@@ -125,6 +128,8 @@ def check(c: Candidate, rules: Rules, patterns: list[tuple[str, re.Pattern]]) ->
     detail: dict = {}
     if not rules.starts_at <= c.commented_at < rules.ends_at:
         return OUTSIDE_WINDOW, {"early": c.commented_at < rules.starts_at}
+    if c.edited_at is not None and c.edited_at >= rules.ends_at:
+        return EDITED_LATE, detail  # its text now is not the one it had when entries closed
     if c.deleted:
         return DELETED, detail
     if c.hidden:
@@ -154,9 +159,12 @@ def check(c: Candidate, rules: Rules, patterns: list[tuple[str, re.Pattern]]) ->
 def evaluate(candidates: list[Candidate], rules: Rules) -> None:
     """Fill in ``tags``, ``rejection``, ``detail`` and ``weight`` on every candidate."""
     patterns = rules.patterns()
+    # Mastodon writes mentions of local accounts without the domain (@cafe for cafe@mastodon.social),
+    # and replies start with the mention of the account answered: compare user names too.
+    brand_names = {h.split("@")[0] for h in rules.brand_handles}
     for c in candidates:
-        own = handle_key(c.handle)
-        c.tags = len({m for m in mentions(c.text) if m != own and m not in rules.brand_handles})
+        own = handle_key(c.handle).split("@")[0]
+        c.tags = len({m.split("@")[0] for m in mentions(c.text)} - brand_names - {own})
         c.rejection, c.detail = check(c, rules, patterns)
         c.weight = 1
     # Per person: the earliest entry that counts is the one drawn; the others are duplicates.

@@ -38,9 +38,14 @@ class LocalDateTimeField(forms.Field):
         value = str(value).strip()[:40]
         for fmt in LOCAL_INPUTS:
             try:
-                return datetime.strptime(value, fmt)
+                parsed = datetime.strptime(value, fmt)
             except ValueError:
                 continue
+            first, last = services.YEARS  # far enough from datetime's limits for any time zone
+            if not first <= parsed.year <= last:
+                raise forms.ValidationError(_("Give a date between the years %(first)s and %(last)s."),
+                                            code="invalid", params={"first": first, "last": last})
+            return parsed
         raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
 
 

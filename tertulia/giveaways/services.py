@@ -42,6 +42,7 @@ MAX_BONUS = 10
 MAX_WEIGHT = 100
 MAX_AGE_DAYS = 3650
 MAX_REASON = 500
+YEARS = (2000, 2100)
 # Comments are read for this long after the close: a poll after the close still brings in
 # comments written before it.
 LATE_GRACE = timedelta(days=2)
@@ -52,6 +53,7 @@ _HANDLE = re.compile(r"@?[\w.\-@:]{1,200}", re.UNICODE)
 RULE_FIELDS = ("required_terms", "min_tags", "mode", "bonus_per_tag", "bonus_per_post", "max_weight",
                "excluded_handles", "min_account_age_days", "winners", "substitutes")
 FIELDS = ("title", "prize", "starts_at", "ends_at") + RULE_FIELDS
+COMMITTED_EDITABLE = {"title", "prize", "ends_at"}
 BOUNDS = {"min_tags": (0, MAX_TAGS), "bonus_per_tag": (0, MAX_BONUS), "bonus_per_post": (0, MAX_BONUS),
           "max_weight": (1, MAX_WEIGHT), "min_account_age_days": (0, MAX_AGE_DAYS),
           "winners": (1, MAX_WINNERS), "substitutes": (0, MAX_WINNERS)}
@@ -129,6 +131,9 @@ def _clean(fields: dict, current: Contest | None = None) -> dict:
     for key in ("starts_at", "ends_at"):
         if key in out and (not isinstance(out[key], datetime) or out[key].tzinfo is None):
             raise ValidationError({key: _("Give a date and time with its time zone.")})
+        if key in out and not YEARS[0] <= out[key].year <= YEARS[1]:
+            raise ValidationError({key: _("Give a date between the years %(first)s and %(last)s.")
+                                   % {"first": YEARS[0], "last": YEARS[1]}})
     starts = out.get("starts_at", current.starts_at if current else None)
     ends = out.get("ends_at", current.ends_at if current else None)
     if starts is None or ends is None:
@@ -201,10 +206,22 @@ def do_update_contest(ctx: Ctx, contest: Contest, *, posts=None, **fields) -> Co
         contest = Contest.objects.select_for_update().get(pk=contest.pk)
         _not_drawn(contest)
         clean = _clean(fields, contest)
-        if contest.committed_at and "ends_at" in clean and clean["ends_at"] != contest.ends_at \
-                and clean["ends_at"] <= contest.committed_at:
-            raise ValidationError({"ends_at": _("Entries must close after the commitment was published.")})
         rows = _clean_posts(contest.brand, posts) if posts is not None else None
+        if contest.committed_at:
+            # The commitment is public: the rules and posts it was announced with stand (the public
+            # page shows them); only the wording and a later close may change.
+            changed = {k for k, v in clean.items() if getattr(contest, k) != v} - COMMITTED_EDITABLE
+            if rows is not None and {(a.pk, e) for a, e, _t in rows} != set(
+                    contest.posts.values_list("account_id", "external_id")):
+                changed.add("posts")
+            if changed:
+                raise ValidationError(_("The commitment is public: the rules, the posts and the opening time can "
+                                        "no longer change (%(fields)s). Only the title, the prize and a later "
+                                        "close can.") % {"fields": ", ".join(sorted(changed))})
+            if "ends_at" in clean and clean["ends_at"] != contest.ends_at and clean["ends_at"] < max(
+                    contest.ends_at, timezone.now()):
+                raise ValidationError({"ends_at": _("Once the commitment is public, entries can only close later "
+                                                    "(or now, with “Close entries now”).")})
         changes = {}
         for key, value in clean.items():
             if getattr(contest, key) != value:
@@ -307,6 +324,12 @@ def collect(contest: Contest, now: datetime | None = None) -> dict:
                          commented_at=created))
         known[ext] = None
     with transaction.atomic():
+        # Judged with the rules as stored now; drawn meanwhile (by another request or consumer),
+        # the frozen entries stay as drawn.
+        locked = Contest.objects.select_for_update().filter(pk=contest.pk, drawn_at__isnull=True).first()
+        if locked is None:
+            return {"new": 0, "entries": contest.entries.count()}
+        contest = locked
         if new:
             Entry.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
         for chunk in _chunks(changed, 500):  # edits on the network change the text the rules read
@@ -346,6 +369,7 @@ def judge(contest: Contest) -> int:
             key=e.pk, handle=e.handle, person=e.person, post_id=e.post_id, text=e.text,
             commented_at=e.commented_at,
             deleted=e.interaction is None or e.interaction.deleted_at is not None,
+            edited_at=e.interaction.edited_at if e.interaction else None,
             hidden=bool(e.interaction and e.interaction.hidden),
             account_created_at=e.author.account_created_at if e.author else None,
             override=e.override, own_person=e.own_person)
@@ -406,13 +430,16 @@ def do_override(ctx: Ctx, entry: Entry, decision: str, reason: str = "") -> Entr
 
 def frozen_rows(contest: Contest) -> list[list]:
     """The entries that take part, one row per person: [network, handle, comment_id, weight]."""
-    people: dict[str, Entry] = {}
-    for e in contest.entries.order_by("commented_at", "pk"):
-        if not e.counts or (e.rejection == eligibility.DUPLICATE and e.override != Entry.Override.INCLUDE):
+    people: dict[str, list] = {}
+    for pk, person, own, rejection, override, network, handle, ext, weight in (
+            contest.entries.order_by("commented_at", "pk").values_list(
+                "pk", "person", "own_person", "rejection", "override", "network", "handle", "external_id", "weight")
+            .iterator(chunk_size=2000)):
+        counts = override == Entry.Override.INCLUDE or (override != Entry.Override.EXCLUDE and not rejection)
+        if not counts or (rejection == eligibility.DUPLICATE and override != Entry.Override.INCLUDE):
             continue
-        key = f"{e.person}#{e.pk}" if e.own_person else e.person
-        people.setdefault(key, e)
-    return [[e.network, e.handle, e.external_id, e.weight] for e in people.values()]
+        people.setdefault(f"{person}#{pk}" if own else person, [network, handle, ext, weight])
+    return list(people.values())
 
 
 def summary(contest: Contest) -> dict:
@@ -494,6 +521,7 @@ def proof(contest: Contest) -> dict:
         "commitment": contest.commitment,
         "winner_count": contest.winners,
         "substitute_count": contest.substitutes,
+        "rules": {key: contest.mode if key == "mode" else getattr(contest, key) for key in RULE_FIELDS},
     }
     if contest.drawn_at is not None:
         data.update({
@@ -547,17 +575,36 @@ def _names(rows) -> str:
     return ", ".join(r[1] if r[1].startswith("@") else f"@{r[1]}" for r in rows)
 
 
-def announcement(contest: Contest, public_url: str, language: str | None = None) -> str:
-    """The winners' announcement in the brand's language, with the link to check the draw."""
+def announcement(contest: Contest, public_url: str, language: str | None = None, *, short: int = 0) -> str:
+    """The winners' announcement in the brand's language, with the link to check the draw.
+    ``short`` 1 leaves the substitutes out; 2 names nobody and sends readers to the results page."""
     with translation.override(language or contest.brand.language):
         winners = contest.result.get("winners", [])
         subs = contest.result.get("substitutes", [])
+        check = _("Anyone can check the draw: %(url)s") % {"url": public_url}
+        if short >= 2:
+            return _("🎉 The winners of “%(title)s” are out: see them and check the draw at %(url)s") % {
+                "title": contest.title, "url": public_url}
         text = _("🎉 Winners of “%(title)s”: %(winners)s. Congratulations!") % {
             "title": contest.title, "winners": _names(winners)}
-        if subs:
+        if subs and not short:
             text += "\n" + _("Substitutes, in order: %(subs)s.") % {"subs": _names(subs)}
-        text += "\n" + _("Anyone can check the draw: %(url)s") % {"url": public_url}
-        return text
+        return text + "\n" + check
+
+
+def announcements(contest: Contest, public_url: str) -> dict[str, str]:
+    """The announcement for each network of the contest, as long as the network allows: the
+    substitutes go first, then the names (X's 280 characters fill up quickly)."""
+    from tertulia.content import text_rules
+
+    out = {}
+    for network in sorted(set(contest.posts.values_list("account__network", flat=True))):
+        for short in (0, 1, 2):
+            text = announcement(contest, public_url, short=short)
+            if network not in text_rules.NETWORKS or text_rules.validate(network, text).remaining >= 0:
+                break
+        out[network] = text
+    return out
 
 
 def do_create_announcement(ctx: Ctx, contest: Contest, public_url: str):
@@ -568,13 +615,19 @@ def do_create_announcement(ctx: Ctx, contest: Contest, public_url: str):
     if contest.drawn_at is None:
         raise ValidationError(_("Draw the giveaway first."))
     accounts = list(SocialAccount.objects.filter(pk__in=contest.posts.values("account_id")))
-    return content.do_create_post(ctx, contest.brand, text=announcement(contest, public_url), accounts=accounts)
+    return content.do_create_post(ctx, contest.brand, text=announcement(contest, public_url), accounts=accounts,
+                                  variants=announcements(contest, public_url))
 
 
-def winner_message(contest: Contest, row, language: str | None = None) -> str:
-    """A direct message (or reply) for one winner, in the brand's language."""
+def winner_message(contest: Contest, row, language: str | None = None, *, substitute: int = 0) -> str:
+    """A direct message (or reply) for one winner, or for the substitute in place ``substitute``,
+    in the brand's language."""
     with translation.override(language or contest.brand.language):
         handle = row[1] if row[1].startswith("@") else f"@{row[1]}"
+        if substitute:
+            return _("Hi %(handle)s! You are substitute number %(rank)s in “%(title)s” at %(brand)s: if a winner "
+                     "does not claim the prize in time, we will write to you.") % {
+                "handle": handle, "rank": substitute, "title": contest.title, "brand": contest.brand.name}
         return _("Hi %(handle)s! You won “%(title)s” at %(brand)s. Send us a direct message within 7 days "
                  "to claim your prize: %(prize)s") % {"handle": handle, "title": contest.title,
                                                       "brand": contest.brand.name,

@@ -49,6 +49,8 @@ def _activate(language: str | None) -> None:
 def _checks() -> dict[str, tuple[str, str]]:
     """Each check draw.verify makes: (when it passes, when it fails)."""
     return {
+        "announced": (_("the proof carries the commitment given with --commitment"),
+                      _("the proof does NOT carry the commitment given with --commitment: it is not that draw's")),
         "commitment": (_("the seed's SHA-256 is the commitment published before the draw"),
                        _("the seed's SHA-256 is NOT the published commitment: the seed was changed")),
         "entries_hash": (_("the entry list's SHA-256 is the published entries_hash"),
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                       "the entry list's hash, and the winners and substitutes recomputed from the seed."))
     parser.add_argument("proof", help=_("the proof file (proof.json), or - to read it from standard input"))
     parser.add_argument("--lang", choices=LANGUAGES, help=_("the language of the report (es or en)"))
+    parser.add_argument("--commitment", metavar="SHA256",
+                        help=_("the commitment the brand announced before entries closed: the proof must carry it"))
     args = parser.parse_args(argv)
     out = sys.stdout
     try:
@@ -126,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         proof = _read(args.proof)
         verdict = draw.verify(proof)
+        if args.commitment is not None:  # a proof can be consistent in itself and still not be the announced one
+            announced = str(proof.get("commitment", "")).lower() == args.commitment.strip().lower()
+            verdict.checks.insert(0, ("announced", announced))
+            verdict.ok = verdict.ok and announced
     except Unreadable as exc:
         print(f"tertulia verify-draw: {exc}", file=sys.stderr)
         return UNREADABLE
@@ -141,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     out.write(_("Algorithm %(algorithm)s; entries: %(entries)s; drawn at %(drawn_at)s")
               % {"algorithm": draw.ALGORITHM, "entries": len(proof["entries"]),
                  "drawn_at": _clean(proof.get("drawn_at", "?"))} + "\n")
+    out.write(_("Commitment %(commitment)s, published at %(committed_at)s: compare it with the one the brand "
+                "announced before entries closed (or pass it with --commitment).")
+              % {"commitment": _clean(proof.get("commitment", "?"), 100),
+                 "committed_at": _clean(proof.get("committed_at") or "?")} + "\n")
     checks = _checks()
     for name, passed in verdict.checks:
         said = checks.get(name, (name, name))[0 if passed else 1]

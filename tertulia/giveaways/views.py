@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.core.cache import cache
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.core.paginator import Paginator
@@ -15,12 +16,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from tertulia.core import roles
 from tertulia.core.scoping import permissions_in
 from tertulia.core.services import Ctx
-from tertulia.core.views import _apply_errors, brand_view
+from tertulia.core.views import _apply_errors, _errors_to_messages, brand_view
 from tertulia.inbox.views import clean
 from tertulia.networks.models import Network
 
@@ -36,6 +38,7 @@ FILTERS = ("all", "in", "out")
 # pick, so the public page checks at most this many picks (the CLI has no such limit).
 MAX_PUBLIC_PICKS = 2 * services.MAX_WINNERS
 MAX_PUBLIC_WORK = 20_000_000  # entries × picks: a few seconds at most
+MAX_PROOF_REQUEST = 6 * 1024 * 1024  # the 5 MB proof, its form fields and the multipart framing
 
 
 def _shown(contest: Contest) -> Contest:
@@ -56,14 +59,6 @@ def _can_write(request, brand) -> bool:
 
 def _public_url(contest: Contest) -> str:
     return settings.SITE_URL + reverse("giveaway_public", args=[contest.public_id])
-
-
-def _messages_from(request, exc) -> None:
-    if isinstance(exc, PermissionDenied):
-        messages.error(request, str(exc) or _("You do not have permission to do that."))
-        return
-    for msg in exc.messages:
-        messages.error(request, msg)
 
 
 def _rules_in_words(contest: Contest) -> list[str]:
@@ -105,7 +100,7 @@ def _result_rows(contest: Contest, with_messages: bool = False) -> dict:
                     "comment_id": clean(row[2], 100),
                     "weight": row[3]}
             if with_messages:
-                item["message"] = services.winner_message(contest, row)
+                item["message"] = services.winner_message(contest, row, substitute=i if key == "substitutes" else 0)
                 item["conversation"] = conversations.get(row[2])
             rows.append(item)
         out[key] = rows
@@ -209,7 +204,7 @@ def _action(request, brand, giveaway_id, act, success):
     try:
         act(Ctx.from_request(request), contest)
     except (ValidationError, PermissionDenied) as exc:
-        _messages_from(request, exc)
+        _errors_to_messages(request, exc)
     else:
         if success:
             messages.success(request, success)
@@ -223,7 +218,7 @@ def giveaway_delete(request, brand, giveaway_id):
     try:
         services.do_delete_contest(Ctx.from_request(request), contest)
     except ValidationError as exc:
-        _messages_from(request, exc)
+        _errors_to_messages(request, exc)
         return redirect("giveaway_detail", brand.pk, contest.pk)
     messages.success(request, _("Giveaway deleted."))
     return redirect("giveaways", brand.pk)
@@ -274,7 +269,7 @@ def giveaway_announce(request, brand, giveaway_id):
     try:
         post = services.do_create_announcement(Ctx.from_request(request), contest, _public_url(contest))
     except (ValidationError, PermissionDenied) as exc:
-        _messages_from(request, exc)
+        _errors_to_messages(request, exc)
         return redirect("giveaway_detail", brand.pk, contest.pk)
     messages.success(request, _("Announcement draft created: review it and schedule it."))
     return redirect("post_edit", brand.pk, post.pk)
@@ -296,7 +291,7 @@ def giveaway_entry_override(request, brand, giveaway_id, giveaway_entry_id):
             services.do_override(Ctx.from_request(request), entry, form.cleaned_data["decision"],
                                  form.cleaned_data["reason"])
         except (ValidationError, PermissionDenied) as exc:
-            _messages_from(request, exc)
+            _errors_to_messages(request, exc)
         else:
             messages.success(request, _("Entry by %(handle)s updated.") % {"handle": clean(entry.handle, 100)})
     back = reverse("giveaway_detail", args=[brand.pk, contest.pk])
@@ -374,7 +369,9 @@ def giveaway_public_entries(request, public_id):
 
 def _check_rows(verdict) -> list[dict]:
     labels = {
-        "commitment": _("The seed matches the commitment published before entries closed"),
+        "published": _("The proof is this giveaway's: its commitment (and, once drawn, its entry list hash and "
+                       "number of winners) are the ones published here"),
+        "commitment": _("The seed matches the proof's commitment"),
         "entries_hash": _("The entry list matches its published hash"),
         "winners": _("The winners are the ones the algorithm picks"),
         "substitutes": _("The substitutes are the ones the algorithm picks"),
@@ -382,8 +379,9 @@ def _check_rows(verdict) -> list[dict]:
     return [{"name": name, "label": labels.get(name, name), "passed": passed} for name, passed in verdict.checks]
 
 
-def _verify(data) -> tuple[list[dict] | None, bool, str]:
-    """(checks, all passed, error) for a proof already read as JSON."""
+def _verify(data, contest: Contest) -> tuple[list[dict] | None, bool, str]:
+    """(checks, all passed, error) for a proof already read as JSON, checked in itself and
+    against what ``contest`` published (a proof made up from scratch is consistent in itself)."""
     if isinstance(data, dict):
         counts = [data.get("winner_count"), data.get("substitute_count")]
         if all(isinstance(n, int) and not isinstance(n, bool) for n in counts) and sum(counts) > MAX_PUBLIC_PICKS:
@@ -401,16 +399,49 @@ def _verify(data) -> tuple[list[dict] | None, bool, str]:
     except (TypeError, ValueError, OverflowError):  # e.g. a commitment with non-ASCII characters
         return None, False, _("The proof cannot be checked: %(reason)s") % {
             "reason": _("a field has a value of the wrong kind")}
+    published = str(data.get("commitment", "")).lower() == contest.commitment
+    if contest.drawn_at is not None:
+        published = published and str(data.get("entries_hash", "")).lower() == contest.entries_hash and (
+            data.get("winner_count"), data.get("substitute_count")) == (contest.winners, contest.substitutes)
+    verdict.checks.insert(0, ("published", published))
+    verdict.ok = verdict.ok and published
     return _check_rows(verdict), verdict.ok, ""
 
 
+def _too_large(request) -> bool:
+    """Refused before the body is read: Django spools uploaded files to disk whatever their size."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > MAX_PROOF_REQUEST
+    except ValueError:
+        return True
+
+
+@csrf_exempt  # checked below by _verify_page, once the request is known to be small enough
 def giveaway_verify(request, public_id):
+    """The CSRF middleware would read (and spool to disk) the whole body of a POST before any view
+    runs, so the size is checked first, from the Content-Length, and only then the token."""
+    if request.method == "POST" and _too_large(request):
+        contest = _public(request, public_id)
+        context = _public_context(contest)
+        context.update({"own": None, "form": ProofForm(),
+                        "pasted": {"error": _("The proof is too large (5 MB at most).")}})
+        return render(request, "giveaways/verify.html", context, status=413)
+    return _verify_page(request, public_id)
+
+
+@csrf_protect
+def _verify_page(request, public_id):
     contest = _public(request, public_id)
     context = _public_context(contest)
     own = None
     if contest.drawn_at is not None:
-        checks, ok, error = _verify(services.proof(contest))
-        own = {"checks": checks, "ok": ok, "error": error}
+        # The result never changes after the draw: checked once, then read from the cache.
+        key = f"giveaway-verified:{contest.pk}:{contest.entries_hash}:{translation.get_language()}"
+        own = cache.get(key)
+        if own is None:
+            checks, ok, error = _verify(services.proof(contest), contest)
+            own = {"checks": checks, "ok": ok, "error": error}
+            cache.set(key, own, 3600)
     pasted = None
     form = ProofForm()
     if request.method == "POST":
@@ -426,7 +457,7 @@ def giveaway_verify(request, public_id):
             except (ValueError, RecursionError):
                 pasted = {"error": _("That is not valid JSON: paste the whole proof.json file.")}
             else:
-                checks, ok, error = _verify(data)
+                checks, ok, error = _verify(data, contest)
                 pasted = {"checks": checks, "ok": ok, "error": error}
     context.update({"own": own, "pasted": pasted, "form": form})
     response = render(request, "giveaways/verify.html", context)

@@ -219,7 +219,9 @@ def poll_now(account_ids: Sequence[int], now: datetime | None = None) -> dict[in
     ensure_syncs(now)
     outcomes = {}
     for account_id in account_ids:
-        idle = InboxSync.objects.filter(account_id=account_id).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        # Not while a consumer holds it, nor while it backs off after failures or a 429.
+        idle = InboxSync.objects.filter(account_id=account_id, failures=0).filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         idle.update(next_poll_at=now)
         sync_id = _due(now).filter(account_id=account_id).values_list("pk", flat=True).first()
         if sync_id is None or not claim(sync_id, now):

@@ -93,7 +93,7 @@ def test_create_collect_commit_draw_and_verify_on_the_public_page(
     expect(visitor.locator("main")).to_contain_text(contest.seed)
     expect(visitor.locator("main")).to_contain_text(winner)
     visitor.get_by_role("link", name="Check the draw on this site").click()
-    expect(visitor.locator("[data-check].passed")).to_have_count(4)
+    expect(visitor.locator("[data-check].passed")).to_have_count(5)
     expect(visitor.get_by_role("status").first).to_contain_text("Every check passed")
 
     proof = json.loads(visitor.request.get(f"{base}/g/{contest.public_id}/proof.json").text())

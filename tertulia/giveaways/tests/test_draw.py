@@ -129,8 +129,10 @@ def test_tampering_is_detected(tamper, failing):
     ({**proof_for(), "seed": "zz" * 32}, "64 hexadecimal"),
     ({**proof_for(), "seed": "ab"}, "64 hexadecimal"),
     ({**proof_for(), "entries": [["x", "@a", "1"]]}, "[network, handle, comment_id, weight]"),
-    ({**proof_for(), "entries": [["x", "@a", "1", 0]]}, "at least 1"),
-    ({**proof_for(), "entries": [["x", "@a", "1", True]]}, "at least 1"),
+    ({**proof_for(), "entries": [["x", "@a", "1", 0]]}, "from 1 to 1000000"),
+    ({**proof_for(), "entries": [["x", "@a", "1", True]]}, "from 1 to 1000000"),
+    # A weight past 2**256 would leave no number to accept: refused, never an endless loop.
+    ({**proof_for(), "entries": [["x", "@a", "1", 2**256 + 1]]}, "from 1 to 1000000"),
     ({**proof_for(), "entries": [["x", None, "1", 1]]}, "text"),
     ({**proof_for(), "winner_count": 10**9}, "whole numbers"),
     ({**proof_for(), "entries": "nope"}, "list"),

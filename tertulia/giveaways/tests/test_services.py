@@ -314,3 +314,84 @@ def test_posts_windows_and_commitment_rules(owner, accounts, brand_b):
     services.do_delete_contest(ctx, late)
     assert not Contest.objects.filter(pk=late.pk).exists()
     assert Entry.objects.count() == 0
+
+
+def test_the_announcement_fits_each_network(owner, accounts):
+    from tertulia.content import text_rules
+
+    ctx, brand = owner
+    x, ig = accounts
+    now = timezone.now()
+    for n in range(12):
+        comment(x if n % 2 else ig, f"a{n}", f"@participante_numero_{n:02d}", "¡Me apunto!", now - timedelta(minutes=30 - n))
+    contest = contest_on(ctx, brand, [(x, "post-1"), (ig, "post-1")], winners=6, substitutes=4)
+    contest = close_and_draw(ctx, contest)
+    url = f"https://tertulia.example/g/{contest.public_id}/"
+    texts = services.announcements(contest, url)
+    assert set(texts) == {"x", "instagram"}
+    assert text_rules.validate("x", texts["x"]).remaining >= 0 and url in texts["x"]
+    assert texts["instagram"] == services.announcement(contest, url)  # room for everyone, substitutes too
+    assert all(r[1] in texts["instagram"] for r in contest.result["winners"] + contest.result["substitutes"])
+    post = services.do_create_announcement(ctx, contest, url)
+    assert {v.network: v.text for v in post.variants.all()}.get("x") == texts["x"]
+
+
+def test_winner_messages_in_the_brand_language(owner, accounts):
+    ctx, brand = owner  # a Spanish brand
+    x, _ig = accounts
+    comment(x, "w1", "@ana", "¡Yo!", timezone.now() - timedelta(minutes=5))
+    comment(x, "w2", "bea", "¡Yo!", timezone.now() - timedelta(minutes=4))
+    contest = close_and_draw(ctx, contest_on(ctx, brand, [(x, "post-1")], winners=1, substitutes=1))
+    winner, substitute = contest.result["winners"][0], contest.result["substitutes"][0]
+    assert services.winner_message(contest, winner).startswith("¡Hola, @")
+    assert "Has ganado «Sorteo de primavera»" in services.winner_message(contest, winner)
+    assert "suplente número 1" in services.winner_message(contest, substitute, substitute=1)
+    assert "You won" in services.winner_message(contest, winner, "en")
+
+
+def test_after_the_commitment_the_rules_stand_and_late_edits_do_not_count(owner, accounts):
+    ctx, brand = owner
+    x, _ig = accounts
+    now = timezone.now()
+    contest = contest_on(ctx, brand, [(x, "post-1")], required_terms=["#sorteo"], min_tags=1)
+    contest = services.do_update_contest(ctx, contest, min_tags=2, title="Antes del compromiso")  # still free
+    services.do_publish_commitment(ctx, contest)
+    for change in ({"min_tags": 1}, {"required_terms": ["#otro"]}, {"excluded_handles": ["@ana"]},
+                   {"starts_at": now - timedelta(hours=5)}, {"winners": 3}):
+        with pytest.raises(ValidationError, match="commitment is public"):
+            services.do_update_contest(ctx, contest, **change)
+    with pytest.raises(ValidationError, match="commitment is public"):
+        services.do_update_contest(ctx, contest, posts=[(x, "post-2")])
+    with pytest.raises(ValidationError, match="only close later"):
+        services.do_update_contest(ctx, contest, ends_at=now + timedelta(minutes=30))
+    contest = services.do_update_contest(ctx, contest, title="Sorteo de otoño", ends_at=now + timedelta(hours=3))
+    assert contest.min_tags == 2 and services.proof(contest)["rules"]["min_tags"] == 2
+    with pytest.raises(ValidationError, match="between the years 2000 and 2100"):
+        services.do_update_contest(ctx, contest, ends_at=datetime(2101, 1, 1, tzinfo=UTC))
+
+    # A reply starting with the brand's own mention (Mastodon writes @marca without the domain) tags nobody.
+    comment(x, "m1", "@ana@social.example", "@marca #sorteo @ana @luis@otro.example", now - timedelta(minutes=20))
+    comment(x, "m2", "@bea", "@marca #sorteo @carla @dani", now - timedelta(minutes=10))
+    services.collect(contest)
+    assert {e.handle: (e.tags, e.rejection) for e in contest.entries.all()} == {
+        "@ana@social.example": (1, eligibility.TOO_FEW_TAGS), "@bea": (2, "")}
+    # Ana edits her comment after the close to tag one more friend: the late text does not count.
+    services.do_close_entries(ctx, contest)
+    late = timezone.now() + timedelta(seconds=1)
+    inbox.ingest_interactions(x, [inbox.IncomingInteraction(
+        external_id="m1", kind="comment", author=inbox.IncomingAuthor(external_id="id-@ana@social.example",
+                                                                      handle="@ana@social.example"),
+        text="@marca #sorteo @ana @luis@otro.example @eva", created_at=now - timedelta(minutes=20),
+        root_external_id="post-1", edited_at=late)])
+    services.collect(contest)
+    ana = contest.entries.get(external_id="m1")
+    assert ana.rejection == eligibility.EDITED_LATE and "@eva" in ana.text
+    assert eligibility.explain(ana.rejection, ana.detail) == "The comment was edited after entries closed"
+    contest = services.do_draw(ctx, contest)
+    assert [r[1] for r in contest.result["winners"]] == ["@bea"]
+    # Collecting after the draw changes nothing, even with a stale object.
+    stale = Contest.objects.get(pk=contest.pk)
+    Contest.objects.filter(pk=contest.pk).update(drawn_at=contest.drawn_at)
+    stale.drawn_at = None
+    comment(x, "m3", "@zoe", "#sorteo @a @b", now - timedelta(minutes=5))
+    assert services.collect(stale)["new"] == 0 and contest.entries.count() == 2

@@ -92,6 +92,19 @@ def test_a_real_proof_verifies_without_django_settings_or_secrets(proof, tmp_pat
     spanish = run(tmp_path, _write(tmp_path, proof), no_django=True, lang="es_ES.UTF-8")
     assert spanish.returncode == 0, spanish.stderr
     assert spanish.stdout.splitlines()[-1].startswith("VERIFICADO") and "✔ winners: los ganadores" in spanish.stdout
+    # The commitment is printed to compare with the announcement, or checked against it.
+    assert proof["commitment"] in result.stdout
+    announced = run(tmp_path, _write(tmp_path, proof), "--commitment", proof["commitment"].upper(), no_django=True)
+    assert announced.returncode == 0 and "✔ announced:" in announced.stdout, announced.stdout
+    # A forged proof, consistent in itself, is not the announced draw.
+    from tertulia.giveaways import draw as _draw
+
+    seed = "cd" * 32
+    picks = _draw.run(seed, proof["entries"], 2, 2)
+    forged = dict(proof, seed=seed, commitment=_draw.commitment(seed), winners=picks.winners,
+                  substitutes=picks.substitutes)
+    other = run(tmp_path, _write(tmp_path, forged, "forged.json"), "--commitment", proof["commitment"], no_django=True)
+    assert other.returncode == 1 and "✘ announced:" in other.stdout, other.stdout
 
 
 @pytest.mark.django_db

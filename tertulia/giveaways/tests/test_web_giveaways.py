@@ -291,7 +291,20 @@ def test_commit_close_draw_once_public_page_and_verification(client, brand_a):
     # The verification page recomputes the published proof: every check passes.
     verify_url = reverse("giveaway_verify", args=[contest.public_id])
     body = html(anonymous.get(verify_url))
-    assert body.count('class="passed"') == 4 and 'class="failed"' not in body
+    assert body.count('class="passed"') == 5 and 'class="failed"' not in body
+    assert 'class="passed" data-check="published"' in body
+
+    # A forged proof, consistent in itself (its own seed, commitment and picks), is not this
+    # giveaway's: it fails the check against what was published here.
+    from tertulia.giveaways import draw
+
+    forged_seed = "ab" * 32
+    forged_result = draw.run(forged_seed, data["entries"], data["winner_count"], data["substitute_count"])
+    forged = dict(data, seed=forged_seed, commitment=draw.commitment(forged_seed), winners=forged_result.winners,
+                  substitutes=forged_result.substitutes)
+    assert draw.verify(forged).ok
+    body = html(anonymous.post(verify_url, {"proof": json.dumps(forged)}))
+    assert 'class="failed" data-check="published"' in body and 'class="passed" data-check="commitment"' in body
 
     # A tampered proof (another weight in the entry list) fails the right checks.
     csrf = Client(enforce_csrf_checks=True, HTTP_ACCEPT_LANGUAGE="en")
@@ -306,7 +319,7 @@ def test_commit_close_draw_once_public_page_and_verification(client, brand_a):
     assert 'class="failed" data-check="commitment"' in body
     # The genuine proof, uploaded, passes; malformed ones get a clear error, never a 500.
     body = html(anonymous.post(verify_url, {"proof_file": SimpleUploadedFile("proof.json", proof.content)}))
-    assert body.count('class="passed"') == 8
+    assert body.count('class="passed"') == 10
     response = anonymous.post(verify_url, {"proof": "{not json"})
     assert response.status_code == 200 and "not valid JSON" in html(response)
     response = anonymous.post(verify_url, {"proof": json.dumps({"algorithm": "tertulia-draw-v1"})})
@@ -318,6 +331,10 @@ def test_commit_close_draw_once_public_page_and_verification(client, brand_a):
     big = SimpleUploadedFile("proof.json", b" " * (5 * 1024 * 1024 + 1))
     response = anonymous.post(verify_url, {"proof_file": big})
     assert response.status_code == 200 and "too large" in html(response)
+    # Past the request limit the body is not even read (nor spooled to disk): refused from its size.
+    huge = SimpleUploadedFile("proof.json", b" " * (7 * 1024 * 1024))
+    response = anonymous.post(verify_url, {"proof_file": huge})
+    assert response.status_code == 413 and "too large" in html(response)
 
     # Exports: the CSV neutralises cells a spreadsheet would run; the JSON is the proof.
     response = client.get(_url("giveaway_export_csv", brand, contest.pk))
