@@ -15,5 +15,8 @@ urlpatterns = [
     path("", include("tertulia.networks.urls")),
     path("", include("tertulia.inbox.urls")),
     path("", include("tertulia.inbox.urls_settings")),
+    path("", include("tertulia.listening.urls_mentions")),
+    path("", include("tertulia.listening.urls_trends")),
+    path("", include("tertulia.listening.urls_competitors")),
     path("", include("tertulia.giveaways.urls")),
 ]

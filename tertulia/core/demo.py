@@ -37,7 +37,7 @@ from tertulia.content import services as content
 from tertulia.core import services as core
 from tertulia.core.services import Ctx
 from tertulia.inbox import services as inbox
-from tertulia.listening import services as listening
+from tertulia.listening import competitors as listening
 from tertulia.networks import capabilities
 from tertulia.networks import services as networks
 from tertulia.publishing import services as publishing
@@ -398,6 +398,9 @@ class _Generator:
         t0 = _time.perf_counter()
         self._giveaways(brand, spec, cm)
         self._tick("giveaways", t0)
+        t0 = _time.perf_counter()
+        self._listening(brand, spec, index, cm)
+        self._tick("listening", t0)
         for acc in accounts:
             if acc.expired_at:
                 with translation.override(spec["language"]):
@@ -445,6 +448,71 @@ class _Generator:
                 giveaways.collect(contest)
                 if length and timezone.now() >= closes:
                     giveaways.do_draw(cm, contest)
+
+    def _listening(self, brand, spec, index, cm) -> None:
+        """Queries for the brand, each competitor and the sector; three sources; 90 days of
+        mentions on the networks and the web with a daily rhythm, a negative spike three days ago
+        (and the alert it raised); and the competitors' posts."""
+        from tertulia.listening import mentions as found
+        from tertulia.listening import services as listen
+        from tertulia.listening import spikes
+        from tertulia.listening.models import Competitor, CompetitorAccount, CompetitorPost, Source
+
+        rng = _rng(self.o.seed, index, "listening")
+        lang = spec["language"]
+        words = data.LISTENING[lang]
+        tag = spec["required_hashtags"][0] if spec["required_hashtags"] else ""
+        with translation.override(lang):
+            listen.do_save_query(cm, brand, name=spec["name"], kind="brand",
+                                 text=f'"{spec["name"]}"' + (f" OR {tag}" if tag else ""))
+            for comp in Competitor.objects.filter(brand=brand).order_by("pk"):
+                listen.do_save_query(cm, brand, name=comp.name, kind="competitor", text=f'"{comp.name}"',
+                                     competitor=comp)
+            listen.do_save_query(cm, brand, name=str(_("Sector")), kind="industry", text=data.SECTOR_QUERIES[spec["key"]])
+            comments = listen.do_save_source(cm, brand, kind="comments", name=str(_("Comments on our accounts")))
+        Source.objects.create(brand=brand, kind=Source.Kind.FEED, name=words["feed"], url=words["feed_url"])
+        subjects = [spec["name"]] * 5 + [c.name for c in Competitor.objects.filter(brand=brand)] * 2 + \
+            [data.SECTOR_WORDS[spec["key"]]]
+        items, now = [], self.now
+        spike_at = (now - timedelta(days=3)).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        for d in range(90, 0, -1):
+            day = now - timedelta(days=d)
+            for n in range(int(rng.triangular(4, 22, 10) * (0.6 if day.weekday() >= 5 else 1.0))):
+                at = day.replace(hour=0, minute=0, second=0) + timedelta(hours=rng.triangular(7, 23, 13))
+                items.append(self._mention(rng, words, rng.choice(subjects), at, f"{d}-{n}"))
+        for n in range(36):  # an hour of complaints: a possible crisis
+            at = spike_at - timedelta(minutes=rng.uniform(1, 59))
+            items.append(self._mention(rng, words, spec["name"], at, f"spike-{n}", tone="negative"))
+        found.ingest(brand, comments, [i for i in items if i.created_at < now])
+        spikes.check_brand(brand, spike_at + timedelta(minutes=5), deliver_alerts=False)
+        posts = []
+        for account in CompetitorAccount.objects.filter(brand=brand).select_related("competitor"):
+            for d in range(90, 0, -1):
+                if rng.random() < 0.45:
+                    at = now - timedelta(days=d, hours=rng.uniform(0, 12))
+                    posts.append(CompetitorPost(
+                        brand=brand, account=account, external_id=f"demo-{account.pk}-{d}", published_at=at,
+                        format=rng.choice(["text", "image", "image", "video", "link", "carousel"]),
+                        text=rng.choice(words["competitor_posts"]).format(name=account.competitor.name),
+                        likes=int(rng.lognormvariate(3.2, 0.9)), comments=int(rng.lognormvariate(1.2, 0.8)),
+                        shares=int(rng.lognormvariate(0.8, 0.9)) if account.network != "instagram" else None,
+                        views=None, read_at=now))
+        CompetitorPost.objects.bulk_create(posts, batch_size=500)
+
+    def _mention(self, rng, words, subject: str, at: datetime, key: str, tone: str = ""):
+        from tertulia.listening.mentions import MentionIn
+
+        tone = tone or rng.choices(["positive", "neutral", "negative"], weights=[4, 4, 2])[0]
+        text = rng.choice(words[tone]).format(name=subject)
+        network = rng.choice(["mastodon", "bluesky", "x", "x", "web"])
+        handle = rng.choice(words["people"]) + str(rng.randint(1, 999))
+        if network == "web":
+            site = rng.choice(words["sites"])
+            return MentionIn(network="web", external_id=f"https://{site}/{key}", text=text, created_at=at,
+                             url=f"https://{site}/{key}", site=site, author_name=handle.title(),
+                             title=text[:80])
+        return MentionIn(network=network, external_id=f"demo-{key}-{rng.randint(0, 10**9)}", text=text,
+                         created_at=at, author_handle=f"@{handle}", author_followers=int(rng.lognormvariate(5, 1.4)))
 
     def _planning(self, brand, spec, rng, pillars, cm, manager) -> None:
         """The weeks ahead: posting slots, themes per week, key dates, the idea backlog, and a

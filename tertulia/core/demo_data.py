@@ -948,3 +948,42 @@ SAVED_REPLIES = [
 ]
 # Labels every demo brand starts with.
 LABELS = {"es": ["vip", "incidencia", "prensa"], "en": ["vip", "incident", "press"]}
+
+
+# --- Listening: what people say about the brands, their competitors and their sector ----------------
+
+SECTOR_QUERIES = {
+    "cafe": '(café OR cafetería) NEAR/3 (especialidad OR tostado*) OR #cafedeespecialidad OR barista*',
+    "soft": '(software OR app) NEAR/3 (facturación OR pymes OR inventario) OR #SaaS',
+    "books": '"independent bookshop" OR bookshop* OR #booktok OR "book club"',
+}
+SECTOR_WORDS = {"cafe": "el café de especialidad", "soft": "el software de facturación para pymes",
+                "books": "the independent bookshop"}
+LISTENING = {
+    "es": {
+        "positive": ["Hoy he probado {name} y me ha encantado 😍", "Recomiendo {name} sin dudarlo, trato de diez",
+                     "Qué buena experiencia con {name}, volveré", "{name} ha mejorado muchísimo, enhorabuena"],
+        "neutral": ["¿Alguien sabe a qué hora abre {name} los domingos?", "He leído una noticia sobre {name}",
+                    "Comparando opciones: {name} y otras dos", "Mañana tengo reunión sobre {name}"],
+        "negative": ["Pésima atención en {name}, nadie responde", "{name} me ha cobrado dos veces, quiero el reembolso",
+                     "Muy decepcionado con {name}, no vuelvo", "Otra vez tarde y mal, {name}. Qué desastre"],
+        "competitor_posts": ["Novedades de temporada en {name} ☕", "{name}: sorteo de aniversario esta semana",
+                             "Así trabajamos en {name}, detrás de las cámaras", "Nuevo horario de {name}"],
+        "people": ["lucia", "mario", "carmen", "javi", "nuria", "pablo", "elena", "sergio"],
+        "sites": ["diariolocal.example", "blogdecafe.example", "noticias.example"],
+        "feed": "Noticias del sector", "feed_url": "https://noticias.example/rss.xml",
+    },
+    "en": {
+        "positive": ["Just tried {name} and loved it 😍", "Can't recommend {name} enough, lovely staff",
+                     "Great experience with {name}, will be back", "{name} keeps getting better"],
+        "neutral": ["Does anyone know when {name} opens on Sundays?", "Read an article about {name} today",
+                    "Comparing {name} with two others", "Meeting about {name} tomorrow"],
+        "negative": ["Terrible service at {name}, nobody answers", "{name} charged me twice, I want a refund",
+                     "Really disappointed with {name}, never again", "Late again, {name}. What a mess"],
+        "competitor_posts": ["New this season at {name}", "{name}: anniversary giveaway this week",
+                             "Behind the scenes at {name}", "New opening hours at {name}"],
+        "people": ["olivia", "harry", "amelia", "jack", "isla", "george", "ava", "noah"],
+        "sites": ["localnews.example", "bookblog.example", "citypaper.example"],
+        "feed": "Sector news", "feed_url": "https://citypaper.example/feed.xml",
+    },
+}

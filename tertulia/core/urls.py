@@ -40,6 +40,7 @@ _OWN_PAGES = {
     "calendar",
     "inbox",
     "giveaways",
+    "listening",
 }
 
 # The shell's sections that later work fills; each shows an honest "not available yet" page.

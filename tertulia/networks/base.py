@@ -146,6 +146,11 @@ class NetworkPost:
     likes: int | None = None
     shares: int | None = None
     comments: int | None = None
+    # What the post carries, for format mixes (competitor benchmarks): one entry per attachment
+    # ("image", "video", "gif", "audio"), and the address of a link card or first link, if any.
+    media_kinds: tuple[str, ...] = ()
+    link: str = ""
+    views: int | None = None
 
 
 @dataclass(frozen=True)
@@ -292,6 +297,8 @@ def content_fingerprint(text: str, content_warning: str = "", reply_to: str = ""
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+MSG_NO_PUBLIC_ACCOUNTS = _("This network does not let us read other accounts' public numbers and posts: "
+                           "import them from a CSV file instead.")
 MSG_NO_HIDING = _("This network does not let an account hide comments on its posts.")
 
 
@@ -408,6 +415,19 @@ class Connector(ABC):
 
     def search(self, query: str, *, since: datetime | None = None, limit: int = 40) -> list[NetworkPost]:
         raise Unsupported(_("This network does not let us search its posts."))
+
+    # -- public accounts of others (competitor tracking) ------------------------------------
+
+    def fetch_public_account(self, handle: str) -> Profile:
+        """Another account's public profile (followers, following and posts where the network
+        exposes them; ``None`` where it does not), read with this account's sign-in. An unknown
+        handle raises ``Permanent``."""
+        raise Unsupported(MSG_NO_PUBLIC_ACCOUNTS)
+
+    def fetch_public_posts(self, handle: str, *, since: datetime | None = None, limit: int = 40) -> list[NetworkPost]:
+        """Another account's recent public posts (newest first, not older than ``since``) with
+        their public counters."""
+        raise Unsupported(MSG_NO_PUBLIC_ACCOUNTS)
 
     def hide_comment(self, external_id: str, hidden: bool) -> None:
         """Hide (``hidden=True``) or show again a comment on one of the account's posts.

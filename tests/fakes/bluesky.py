@@ -293,7 +293,7 @@ class FakeBluesky(server.LoopbackServer):
                     if repo == did and coll == POST and not r["deleted"]]
 
     def post_as(self, handle: str, text: str, *, reply_to: str = "", quote: str = "", mention: str = "",
-                created_at: datetime | None = None) -> dict[str, Any]:
+                created_at: datetime | None = None, embed: dict[str, Any] | None = None) -> dict[str, Any]:
         """Someone else posts (and is notified about like the AppView does). ``mention`` is a
         handle mentioned in the text (its facet is computed here)."""
         did = self.did_for(handle)
@@ -315,6 +315,8 @@ class FakeBluesky(server.LoopbackServer):
                 quoted = self._record_at(quote)
                 record["embed"] = {"$type": "app.bsky.embed.record",
                                    "record": {"uri": quoted["uri"], "cid": quoted["cid"]}}
+            if embed is not None:  # images / video / external, as the author's client sent them
+                record["embed"] = copy.deepcopy(embed)
             return self._create(did, POST, self.next_tid(), record, indexed_at=created_at)
 
     def set_counts(self, uri: str, *, likes: int | None = None, reposts: int | None = None,
@@ -734,6 +736,34 @@ class FakeBluesky(server.LoopbackServer):
                 result["cursor"] = _iso(page[-1]["indexedAt"]) + "|" + page[-1]["uri"]
             return 200, result
 
+    def get_author_feed(self, request: Request):
+        """``app.bsky.feed.getAuthorFeed``: an actor's posts, newest first; ``filter``
+        ``posts_no_replies`` leaves replies out; an unknown actor is 400 "Profile not found"."""
+        self._authenticate(request)
+        actor = request.q("actor")
+        try:
+            limit = max(1, min(int(request.q("limit", "50") or 50), 100))
+        except ValueError:
+            raise invalid("limit must be an integer") from None
+        cursor = request.q("cursor")
+        with self.lock:
+            did = actor if actor in self.accounts else None
+            if did is None:
+                try:
+                    did = self.did_for(actor)
+                except KeyError:
+                    raise invalid("Profile not found") from None
+            items = [e for e in self.posts_of(did)
+                     if request.q("filter") != "posts_no_replies" or not e["value"].get("reply")]
+            items.sort(key=lambda e: (e["value"]["createdAt"], e["uri"]), reverse=True)
+            if cursor:
+                items = [e for e in items if e["value"]["createdAt"] + "|" + e["uri"] < cursor]
+            page = items[:limit]
+            out: dict[str, Any] = {"feed": [{"post": self.render_post(e)} for e in page]}
+            if len(page) == limit:
+                out["cursor"] = page[-1]["value"]["createdAt"] + "|" + page[-1]["uri"]
+            return 200, out
+
     def search_posts(self, request: Request):
         self._authenticate(request)
         query = request.q("q").strip().lower()
@@ -766,6 +796,7 @@ _ROUTES: dict[tuple[str, str], str] = {
     ("POST", "com.atproto.repo.deleteRecord"): "delete_record",
     ("GET", "app.bsky.actor.getProfile"): "get_profile",
     ("GET", "app.bsky.feed.getPosts"): "get_posts",
+    ("GET", "app.bsky.feed.getAuthorFeed"): "get_author_feed",
     ("GET", "app.bsky.notification.listNotifications"): "list_notifications",
     ("GET", "app.bsky.feed.searchPosts"): "search_posts",
 }

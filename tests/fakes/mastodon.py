@@ -218,6 +218,9 @@ class FakeMastodon(server.LoopbackServer):
         self.tokens: dict[str, str | None] = {}  # token -> account id (None: an app token)
         self.revoked: set[str] = set()
         self.statuses: dict[str, dict[str, Any]] = {}
+        # People on other servers this one only learns about when asked to resolve their
+        # address (``/api/v2/search?resolve=true``, WebFinger): "name@domain" -> (name, domain).
+        self.resolvable: dict[str, tuple[str, str]] = {}
         self.media: dict[str, dict[str, Any]] = {}
         self.notifications: dict[str, dict[str, Any]] = {}
         self.conversations: dict[str, dict[str, Any]] = {}
@@ -330,6 +333,18 @@ class FakeMastodon(server.LoopbackServer):
                                                    "language": language}, raw_html=raw_html,
                                          created_at=created_at)
             return self.render_status(status)
+
+    def attach_media(self, status_id: str, *kinds: str) -> None:
+        """Give a status finished attachments of these types (``image``, ``video``, ``gifv``…),
+        as if its author had uploaded them."""
+        with self.lock:
+            status = self.statuses[status_id]
+            for kind in kinds:
+                media_id = self.next_id()
+                self.media[media_id] = {"id": media_id, "account_id": status["account_id"], "type": kind,
+                                        "description": "", "filename": f"{media_id}.bin", "ready_at": 0.0,
+                                        "failed": False, "focus": None, "status_id": status_id}
+                status["media_ids"].append(media_id)
 
     def edit_as(self, username: str, status_id: str, text: str) -> dict[str, Any]:
         """Someone edits their post (``PUT /api/v1/statuses/:id`` as them): new text, ``edited_at``."""
@@ -729,6 +744,18 @@ class FakeMastodon(server.LoopbackServer):
         account = self._authenticate(request)
         return 200, self.render_account(account)
 
+    def account_lookup(self, request: Request):
+        """``GET /api/v1/accounts/lookup?acct=`` (public): a local ``name`` or a known
+        ``name@domain``; 404 with the recorded "Record not found"-style body otherwise."""
+        acct = request.q("acct").lstrip("@")
+        if acct.endswith(f"@{self.netloc}"):
+            acct = acct[: -len(self.netloc) - 1]
+        with self.lock:
+            for account in self.accounts.values():
+                if account["acct"].lower() == acct.lower():
+                    return 200, self.render_account(account)
+        raise HttpError(404, self.not_found_body)
+
     def account_statuses(self, request: Request, account_id: str):
         viewer = self._authenticate(request, user=False)
         if account_id not in self.accounts:
@@ -918,6 +945,12 @@ class FakeMastodon(server.LoopbackServer):
         limit = min(int(request.q("limit", "20") or 20), 40)
         out: dict[str, list] = {"accounts": [], "statuses": [], "hashtags": []}
         with self.lock:
+            remote = self.resolvable.pop(query.lstrip("@"), None)
+            if remote is not None and request.q("resolve") in ("true", "1") and self._authenticate(request):
+                username, domain = remote
+                self.add_account(username, domain=domain, local=False, followers=0)  # learnt by WebFinger
+            elif remote is not None:
+                self.resolvable[query.lstrip("@")] = remote
             if kind in ("", "accounts"):
                 out["accounts"] = [self.render_account(a) for a in self.accounts.values()
                                    if query.lstrip("@") and query.lstrip("@") in a["acct"].lower()][:limit]
@@ -975,6 +1008,7 @@ _ROUTE_TABLE: list[tuple[str, re.Pattern, str]] = [
         ("POST", r"^/oauth/token/?$", "oauth_token"),
         ("POST", r"^/oauth/revoke/?$", "oauth_revoke"),
         ("GET", r"^/api/v1/accounts/verify_credentials/?$", "verify_credentials"),
+        ("GET", r"^/api/v1/accounts/lookup/?$", "account_lookup"),
         ("GET", r"^/api/v1/accounts/(?P<account_id>[^/]+)/statuses/?$", "account_statuses"),
         ("POST", r"^/api/v1/statuses/?$", "create_status"),
         ("GET", r"^/api/v1/statuses/?$", "get_statuses"),

@@ -147,12 +147,14 @@ class Request:
 
 
 # Recorded x-rate-limit-limit per endpoint (tweepy cassettes), else the documented one.
-LIMITS = {"POST /2/tweets": 200, "DELETE /2/tweets/:id": 50, "GET /2/users/me": 75,
+LIMITS = {"GET /2/users/by/username/:username": 300, "POST /2/tweets": 200, "DELETE /2/tweets/:id": 50, "GET /2/users/me": 75,
           "GET /2/users/:id/mentions": 450, "GET /2/users/:id/tweets": 1500, "GET /2/tweets": 300,
           "GET /2/tweets/search/recent": 450, "PUT /2/tweets/:id/hidden": 50}
 
 
 def endpoint_of(method: str, path: str) -> str:
+    if re.fullmatch(r"/2/users/by/username/[^/]+/?", path):
+        return f"{method} /2/users/by/username/:username"
     parts = ["" if i == 0 else (":id" if p.isdigit() and len(p) > 2 else p) for i, p in enumerate(path.rstrip("/").split("/"))]
     return f"{method} {'/'.join(parts)}"
 
@@ -184,6 +186,7 @@ class FakeX(server.LoopbackServer):
         self.processing_polls = 1  # STATUS answers in_progress this many times, then succeeded
         self.video_fails = False
         self.not_in_plan: set[str] = set()  # endpoints outside the app's plan
+        self.public_media: dict[str, dict[str, Any]] = {}  # media_key -> {"media_key", "type"}
         self.remaining: dict[tuple[str, str], int] = {}
         self._seq = 0
         self._tco = 0
@@ -372,6 +375,10 @@ class FakeX(server.LoopbackServer):
         return out
 
     def _includes(self, tweets: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
+        if "attachments.media_keys" in query.get("expansions", "").split(","):
+            keys = [k for t in tweets for k in (t.get("attachments") or {}).get("media_keys", [])]
+            found = [copy.deepcopy(self.public_media[k]) for k in keys if k in self.public_media]
+            return {"includes": {"media": found}} if found else {}
         if "author_id" not in query.get("expansions", "").split(","):
             return {}
         seen: dict[str, dict] = {}
@@ -437,6 +444,7 @@ class FakeX(server.LoopbackServer):
         user = self.user_for(request)
         handler = {
             "GET /2/users/me": self.api_me,
+            "GET /2/users/by/username/:username": self.api_user_by_name,
             "POST /2/tweets": self.api_create,
             "DELETE /2/tweets/:id": self.api_delete,
             "PUT /2/tweets/:id/hidden": self.api_hide,
@@ -459,6 +467,40 @@ class FakeX(server.LoopbackServer):
         wanted = set(filter(None, request.query.get("user.fields", "").split(",")))
         data = {k: copy.deepcopy(v) for k, v in user.items() if k in ("id", "name", "username") or k in wanted}
         return 200, {"data": data}
+
+    def api_user_by_name(self, request, user):
+        """Another user by name, shaped like the recorded ``test_client_get_user``; an unknown
+        name is 200 with only ``errors`` (as X answers)."""
+        name = request.path.rstrip("/").rsplit("/", 1)[1].lower()
+        wanted = set(filter(None, request.query.get("user.fields", "").split(",")))
+        for candidate in self.users.values():
+            if candidate["username"].lower() == name:
+                return 200, {"data": {k: copy.deepcopy(v) for k, v in candidate.items()
+                                      if k in ("id", "name", "username") or k in wanted}}
+        return 200, {"errors": [{"value": name, "detail": f"Could not find user with username: [{name}].",
+                                 "title": "Not Found Error", "resource_type": "user", "parameter": "username",
+                                 "resource_id": name, "type": "https://api.twitter.com/2/problems/resource-not-found"}]}
+
+    def add_public_post(self, username: str, text: str, *, when: datetime | None = None, media: tuple[str, ...] = (),
+                        likes: int = 0, replies: int = 0, retweets: int = 0, quotes: int = 0,
+                        impressions: int = 0) -> dict[str, Any]:
+        """Someone else's post with its public counters and attachments of these X media
+        types (``photo``, ``video``, ``animated_gif``)."""
+        with self.lock:
+            author = next(u for u in self.users.values() if u["username"] == username)
+            tweet_id = self._next_id(when)
+            keys = []
+            for n, kind in enumerate(media):
+                key = f"3_{tweet_id}{n}"
+                self.public_media[key] = {"media_key": key, "type": kind}
+                keys.append(key)
+            tweet = {"id": tweet_id, "text": text, "author_id": author["id"], "conversation_id": tweet_id,
+                     "lang": "es", "public_metrics": {"retweet_count": retweets, "reply_count": replies,
+                                                      "like_count": likes, "quote_count": quotes,
+                                                      "bookmark_count": 0, "impression_count": impressions}}
+            if keys:
+                tweet["attachments"] = {"media_keys": keys}
+            return self._store(tweet)
 
     def api_create(self, request, user):
         body = request.json if isinstance(request.json, dict) else None
@@ -549,6 +591,8 @@ class FakeX(server.LoopbackServer):
         tweets = [t for t in self._live() if t["author_id"] == owner]
         if "retweets" in request.query.get("exclude", ""):
             tweets = [t for t in tweets if not any(r.get("type") == "retweeted" for r in t.get("referenced_tweets", []))]
+        if "replies" in request.query.get("exclude", ""):
+            tweets = [t for t in tweets if not any(r.get("type") == "replied_to" for r in t.get("referenced_tweets", []))]
         return 200, self._page(tweets, request.query)
 
     def api_mentions(self, request, user):

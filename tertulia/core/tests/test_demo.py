@@ -233,3 +233,16 @@ def test_each_brand_has_a_drawn_giveaway_that_verifies(workspace):
         assert drawn.committed_at < drawn.ends_at and drawn.entries.count() >= len(drawn.result["winners"]) >= 1
         assert draw.verify(giveaways.proof(drawn)).ok
         assert drawn.title in ("Sorteo de aniversario", "Anniversary giveaway")
+
+
+def test_each_brand_listens_with_mentions_a_crisis_alert_and_competitor_posts(workspace):
+    from tertulia.listening.models import CompetitorPost, ListeningQuery, Mention, SpikeAlert
+
+    for brand in workspace:
+        kinds = set(ListeningQuery.objects.filter(brand=brand).values_list("kind", flat=True))
+        assert kinds == {"brand", "competitor", "industry"}
+        mentions = Mention.objects.filter(brand=brand)
+        assert mentions.count() > 500 and set(mentions.values_list("sentiment", flat=True)) >= {"positive", "negative"}
+        assert all(m.queries.exists() for m in mentions[:50])
+        assert SpikeAlert.objects.filter(brand=brand, kind="negative").exists()
+        assert CompetitorPost.objects.filter(brand=brand).count() > 20

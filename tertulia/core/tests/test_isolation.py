@@ -38,6 +38,7 @@ from tertulia.core.models import (
 from tertulia.content.models import MediaAsset
 from tertulia.content import public_media
 from tertulia.giveaways.models import Contest, DrawRun, Entry
+from tertulia.listening.models import Competitor, CompetitorPost, ListeningQuery, Mention, SpikeAlert, Source
 from tertulia.networks.models import SocialAccount
 from tertulia.strategy.models import KPI, ContentPillar, Objective
 
@@ -100,6 +101,14 @@ PARAMS = {
     "giveaway_id": lambda w: w.contest.pk,
     "giveaway_entry_id": lambda w: w.giveaway_entry.pk,
     "public_id": lambda w: w.contest.public_id,
+    # Listening.
+    "competitor_id": lambda w: w.competitor.pk,
+    "competitor_account_id": lambda w: w.competitor_account.pk,
+    "competitor_post_id": lambda w: w.competitor_post.pk,
+    "listening_query_id": lambda w: w.listening_query.pk,
+    "source_id": lambda w: w.source.pk,
+    "mention_id": lambda w: w.mention.pk,
+    "alert_id": lambda w: w.alert.pk,
 }
 
 # Public pages: no sign-in, because what they need is in the URL itself.
@@ -151,6 +160,13 @@ WEB_NOT_404 = {
 # not a success: the world's target is in review, so it can be neither retried nor deleted from
 # the network (422 with the reason). Their 404 for B's ids is checked like every other route.
 API_STATE_REFUSALS = {
+    # Listening: the world's mention is a web article, which cannot be answered from the inbox
+    # (422 with why); the generated bodies carry the shared "kind" value ("faq"), which is neither
+    # a query kind nor a source kind (422 from the service, after the brand was found).
+    ("post", "/brands/{brand_id}/listening/mentions/{mention_id}/to-inbox"): 422,
+    ("post", "/brands/{brand_id}/listening/queries"): 422,
+    ("patch", "/brands/{brand_id}/listening/queries/{listening_query_id}"): 422,
+    ("post", "/brands/{brand_id}/listening/sources"): 422,
     ("post", "/brands/{brand_id}/targets/{target_id}/retry"): 422,
     ("post", "/brands/{brand_id}/targets/{target_id}/delete"): 422,
     # Its post has no first comment that failed, so there is nothing to post again.
@@ -163,6 +179,8 @@ API_STATE_REFUSALS = {
     ("post", "/brands/{brand_id}/giveaways"): 422,
     ("delete", "/brands/{brand_id}/giveaways/{giveaway_id}"): 422,
     ("post", "/brands/{brand_id}/giveaways/{giveaway_id}/draw"): 422,
+    # Competitors: the crawl's generated file is a PNG, not CSV text (422 with the reason).
+    ("post", "/brands/{brand_id}/competitor-accounts/{competitor_account_id}/import"): 422,
 }
 
 API_METHODS = ("get", "post", "put", "patch", "delete")
@@ -428,6 +446,13 @@ def _state_of(world: World) -> dict:
                           "pk", "title", "starts_at", "ends_at", "committed_at", "drawn_at", "winners")),
                       sorted(Entry.objects.filter(brand_id=world.brand.pk).values_list("pk", "override", "rejection")),
                       DrawRun.objects.filter(brand_id=world.brand.pk).count()),
+        "listening": (sorted(ListeningQuery.objects.filter(brand_id=world.brand.pk).values_list("pk", "name", "text",
+                                                                                                 "enabled")),
+                      sorted(Source.objects.filter(brand_id=world.brand.pk).values_list("pk", "kind", "url", "enabled")),
+                      sorted(Mention.objects.filter(brand_id=world.brand.pk).values_list("pk", "text", "conversation_id")),
+                      sorted(SpikeAlert.objects.filter(brand_id=world.brand.pk).values_list("pk", "count")),
+                      sorted(Competitor.objects.filter(brand_id=world.brand.pk).values_list("pk", "name")),
+                      sorted(CompetitorPost.objects.filter(brand_id=world.brand.pk).values_list("pk", "likes"))),
     }
 
 

@@ -122,6 +122,15 @@ class World:
     # entry is the inbox's comment.
     contest: object = None
     giveaway_entry: object = None
+    # Listening (issue 7): a competitor with an account and a post, a query, a feed source, a
+    # mention that matched the query, and a spike alert on it.
+    competitor: object = None
+    competitor_account: object = None
+    competitor_post: object = None
+    listening_query: object = None
+    source: object = None
+    mention: object = None
+    alert: object = None
 
 
 def populate(brand: Brand, people: dict, marker: str) -> World:
@@ -189,6 +198,43 @@ def _populate_inbox(w: World, marker: str) -> None:
     w.secrets += [w.interaction.text, fan.display_name, w.reply.text, w.saved_reply.title, w.saved_reply.text,
                   w.rule.name]
     _populate_giveaway(w, marker)
+    _populate_listening(w, marker)
+
+
+def _populate_listening(w: World, marker: str) -> None:
+    from tertulia.listening.models import (
+        Competitor,
+        CompetitorAccount,
+        CompetitorPost,
+        ListeningQuery,
+        Mention,
+        MentionMatch,
+        Source,
+        SpikeAlert,
+    )
+
+    brand, low, now = w.brand, marker.lower(), timezone.now()
+    w.competitor = Competitor.objects.create(brand=brand, name=f"{marker} Rival Company")
+    w.competitor_account = CompetitorAccount.objects.create(brand=brand, competitor=w.competitor, network="mastodon",
+                                                            handle=f"@{low}rival@mastodon.example")
+    w.competitor_post = CompetitorPost.objects.create(
+        brand=brand, account=w.competitor_account, external_id=f"{low}-rival-post", published_at=now - timedelta(days=1),
+        text=f"{marker} rival post about pastries", likes=10, comments=2)
+    w.listening_query = ListeningQuery.objects.create(brand=brand, name=f"{marker} query name",
+                                                      text=f'"{low} lighthouse" OR #{low}faro')
+    w.source = Source.objects.create(brand=brand, kind=Source.Kind.FEED, name=f"{marker} feed source",
+                                     url=f"https://{low}.example/feed.xml")
+    w.mention = Mention.objects.create(
+        brand=brand, source=w.source, network="web", external_id=f"https://{low}.example/news/1",
+        url=f"https://{low}.example/news/1", site=f"{low}.example", author_name=f"{marker} Journalist",
+        text=f"{marker} lighthouse mention text", created_at=now - timedelta(hours=3), sentiment="negative")
+    MentionMatch.objects.create(brand=brand, mention=w.mention, query=w.listening_query, created_at=w.mention.created_at,
+                                sentiment="negative")
+    w.alert = SpikeAlert.objects.create(
+        brand=brand, query=w.listening_query, kind=SpikeAlert.Kind.NEGATIVE, window_start=now - timedelta(hours=1),
+        window_end=now, count=30, negative=20, baseline=4.0, samples=[w.mention.pk])
+    w.secrets += [w.competitor.name, w.competitor_post.text, w.listening_query.name, w.source.name, w.mention.text,
+                  w.mention.author_name]
 
 
 def _populate_giveaway(w: World, marker: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from tertulia.core.services import Ctx
-from tertulia.listening import services
+from tertulia.listening import competitors as services
 from tertulia.listening.models import CompetitorSnapshot
 
 

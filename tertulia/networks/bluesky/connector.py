@@ -137,6 +137,8 @@ MSG_POST_UNREADABLE = _("The network accepted the post but its answer could not 
 MSG_MEDIA_TYPE = _("Bluesky accepts only images here (JPEG, PNG, WebP or GIF).")
 MSG_NO_CONTENT_WARNING = _("Bluesky has no content warnings. Remove the content warning to publish there.")
 MSG_PUBLIC_ONLY = _("Every Bluesky post is public; Bluesky cannot limit who sees a post.")
+MSG_BAD_HANDLE = _("That is not a Bluesky handle. Write it as name.bsky.social or a domain.")
+MSG_UNKNOWN_ACTOR = _("Bluesky does not know that account. Check the handle.")
 MSG_NOT_OURS = _("That post belongs to another account, so Tertulia cannot delete it.")
 
 
@@ -722,6 +724,76 @@ class BlueskyConnector(Connector):
                 break
         return results[:limit]
 
+    # -- competitors: other accounts' public numbers and posts ----------------------------------
+
+    def _actor(self, handle: str) -> str:
+        actor = (handle or "").strip().lstrip("@")
+        if not (_DID.match(actor) or rules.is_valid_handle(actor)):
+            raise Permanent(MSG_BAD_HANDLE, detail=f"handle {handle[:80]!r}")
+        return actor
+
+    def _unknown(self, error: Permanent) -> Permanent:
+        """The AppView answers an unknown actor with 400 InvalidRequest "Profile not found"
+        (or "Actor not found"): say so in plain words."""
+        if "not found" in (error.detail or "").lower():
+            return Permanent(MSG_UNKNOWN_ACTOR, detail=error.detail, status=error.status)
+        return error
+
+    def fetch_public_account(self, handle: str) -> Profile:
+        """``app.bsky.actor.getProfile`` for someone else."""
+        actor = self._actor(handle)
+        try:
+            data = self._expect(self._call("GET", "app.bsky.actor.getProfile", params={"actor": actor}), dict)
+        except Permanent as error:
+            raise self._unknown(error) from None
+        did = str(data.get("did") or "")
+        if not _DID.match(did):
+            raise Retryable(MSG_MALFORMED, detail="getProfile without a did")
+        found = clean_text(str(data.get("handle") or ""), 253)
+        return Profile(
+            external_id=did,
+            handle=f"@{found}" if found else did,
+            display_name=clean_text(str(data.get("displayName") or ""), 200),
+            url=f"{self.web_url}/profile/{found or did}",
+            avatar_url=safe_url(data.get("avatar")),
+            bio=clean_text(str(data.get("description") or ""), 5000),
+            followers=self._as_int(data.get("followersCount")),
+            following=self._as_int(data.get("followsCount")),
+            posts=self._as_int(data.get("postsCount")),
+        )
+
+    def fetch_public_posts(self, handle: str, *, since: datetime | None = None, limit: int = 40) -> list[NetworkPost]:
+        """``app.bsky.feed.getAuthorFeed`` with ``posts_no_replies``, reposts left out."""
+        actor = self._actor(handle)
+        limit = max(1, min(limit, 500))
+        results: list[NetworkPost] = []
+        cursor = ""
+        while len(results) < limit:
+            params: dict[str, Any] = {"actor": actor, "limit": min(PAGE, limit - len(results)),
+                                      "filter": "posts_no_replies"}
+            if cursor:
+                params["cursor"] = cursor
+            try:
+                data = self._expect(self._call("GET", "app.bsky.feed.getAuthorFeed", params=params), dict)
+            except Permanent as error:
+                raise self._unknown(error) from None
+            items = [i for i in data.get("feed") or [] if isinstance(i, dict)]
+            older = False
+            for item in items:
+                if item.get("reason"):  # a repost of someone else's post
+                    continue
+                post = self._post(_dict(item.get("post")))
+                if not post.external_id:
+                    continue
+                if since and post.created_at and post.created_at < since:
+                    older = True
+                    continue
+                results.append(post)
+            cursor = data.get("cursor") if isinstance(data.get("cursor"), str) else ""
+            if not items or not cursor or older:
+                break
+        return results[:limit]
+
     # -- mapping ---------------------------------------------------------------------------------
 
     def _post(self, view: dict) -> NetworkPost:
@@ -743,7 +815,10 @@ class BlueskyConnector(Connector):
         images = embed.get("images") or _dict(embed.get("media")).get("images") or []
         langs = record.get("langs") if isinstance(record.get("langs"), list) else []
         reposts, quotes = self._as_int(view.get("repostCount")), self._as_int(view.get("quoteCount"))
+        kinds, link = _embed_kinds(embed)
         return NetworkPost(
+            media_kinds=kinds,
+            link=link,
             external_id=uri,
             author=Author(external_id=did, handle=f"@{handle}" if handle else did,
                           display_name=clean_text(str(author.get("displayName") or ""), 200),
@@ -762,6 +837,21 @@ class BlueskyConnector(Connector):
             shares=None if reposts is None and quotes is None else (reposts or 0) + (quotes or 0),
             comments=self._as_int(view.get("replyCount")),
         )
+
+
+def _embed_kinds(embed: dict) -> tuple[tuple[str, ...], str]:
+    """What a post record's embed carries: its attachments' kinds and a link card's address."""
+    kind = str(embed.get("$type") or "")
+    if kind == "app.bsky.embed.recordWithMedia":
+        return _embed_kinds(_dict(embed.get("media")))
+    if kind == "app.bsky.embed.images":
+        images = embed.get("images") if isinstance(embed.get("images"), list) else []
+        return ("image",) * len(images), ""
+    if kind == "app.bsky.embed.video":
+        return ("video",), ""
+    if kind == "app.bsky.embed.external":
+        return (), safe_url(_dict(embed.get("external")).get("uri"))
+    return (), ""
 
 
 def _load_cursor(cursor: str) -> datetime | None:

@@ -49,6 +49,10 @@ PAGE = 40  # the largest page Mastodon serves for statuses and notifications
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _HASHTAG = re.compile(r"^#(\w{1,100})$")
 
+_ACCT = re.compile(r"^[A-Za-z0-9_]{1,30}(@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63})?$")
+_MEDIA_KIND = {"image": "image", "gifv": "gif", "video": "video", "audio": "audio"}
+MSG_BAD_HANDLE = _("That is not a Mastodon handle. Write it as name@server.example.")
+MSG_UNKNOWN_HANDLE = _("The server does not know that account. Check the handle (name@server.example).")
 MSG_EMPTY = _("A post needs some text or at least one image.")
 MSG_BAD_VISIBILITY = _("This network does not know that visibility setting.")
 MSG_BAD_ID = _("That post's id is not valid for this network.")
@@ -579,6 +583,72 @@ class MastodonConnector(Connector):
             self._collect(page, since, results)
         return results[:limit]
 
+    # -- competitors: other accounts' public numbers and posts ----------------------------------
+
+    def _lookup(self, handle: str) -> dict:
+        """``GET /api/v1/accounts/lookup?acct=`` (public): ``name`` for this server's people,
+        ``name@domain`` for others the server knows."""
+        acct = (handle or "").strip().lstrip("@")
+        if acct.endswith(f"@{self.domain}"):
+            acct = acct[: -len(self.domain) - 1]
+        if not _ACCT.match(acct):
+            raise Permanent(MSG_BAD_HANDLE, detail=f"handle {handle[:80]!r}")
+        response = self.http.get("/api/v1/accounts/lookup", params={"acct": acct}, accept={404},
+                                 bucket="GET /api/v1/accounts/lookup")
+        if response.status == 404 and "@" in acct:
+            # Someone on another server this one has not met yet: ask it to resolve the
+            # address (WebFinger) through search, which needs our sign-in.
+            data = self._expect(self.http.get("/api/v2/search", params={"q": f"@{acct}", "type": "accounts",
+                                                                         "resolve": "true", "limit": 5},
+                                              bucket="GET /api/v2/search"), dict)
+            found = [a for a in data.get("accounts") or []
+                     if isinstance(a, dict) and str(a.get("acct") or "").lower() == acct.lower()]
+            if found:
+                response = None
+                account = found[0]
+        if response is not None and response.status == 404:
+            raise Permanent(MSG_UNKNOWN_HANDLE, detail=f"lookup {acct}: 404", status=404)
+        if response is not None:
+            account = self._expect(response, dict)
+        if not account.get("id"):
+            raise Retryable(MSG_MALFORMED, detail="lookup without an id")
+        return account
+
+    def fetch_public_account(self, handle: str) -> Profile:
+        account = self._lookup(handle)
+        acct = clean_text(str(account.get("acct") or account.get("username") or ""), 200)
+        if acct and "@" not in acct:
+            acct = f"{acct}@{self.domain}"
+        return Profile(
+            external_id=clean_text(str(account["id"]), 64),
+            handle=f"@{acct}" if acct else "",
+            display_name=clean_text(str(account.get("display_name") or ""), 200),
+            url=safe_url(account.get("url")),
+            avatar_url=safe_url(account.get("avatar_static") or account.get("avatar")),
+            bio=html_to_text(account.get("note")),
+            followers=self._as_int(account.get("followers_count")),
+            following=self._as_int(account.get("following_count")),
+            posts=self._as_int(account.get("statuses_count")),
+        )
+
+    def fetch_public_posts(self, handle: str, *, since: datetime | None = None, limit: int = 40) -> list[NetworkPost]:
+        """The account's own public posts (no boosts, no replies), newest first."""
+        account_id = self._segment(str(self._lookup(handle)["id"]))
+        limit = max(1, min(limit, 200))
+        results: list[NetworkPost] = []
+        max_id = ""
+        while len(results) < limit:
+            params = {"limit": min(PAGE, limit), "exclude_replies": "true", "exclude_reblogs": "true",
+                      **({"max_id": max_id} if max_id else {})}
+            page = self._expect(self.http.get(f"/api/v1/accounts/{account_id}/statuses", params=params,
+                                              bucket="GET /api/v1/accounts/:id/statuses"), list)
+            page = [s for s in page if isinstance(s, dict) and s.get("id")]
+            older = self._collect(page, since, results)
+            if older or len(page) < min(PAGE, limit):
+                break
+            max_id = min((str(s["id"]) for s in page), key=_id_key)
+        return results[:limit]
+
     def _collect(self, statuses: list[dict], since: datetime | None, into: list[NetworkPost]) -> bool:
         older = False
         for status in statuses:
@@ -609,7 +679,11 @@ class MastodonConnector(Connector):
         )
         html = status.get("content") if isinstance(status.get("content"), str) else ""
         attachments = status.get("media_attachments") if isinstance(status.get("media_attachments"), list) else []
+        kinds = tuple(_MEDIA_KIND.get(str(a.get("type") or ""), "image") for a in attachments if isinstance(a, dict))
+        card = status.get("card") if isinstance(status.get("card"), dict) else {}
         return NetworkPost(
+            media_kinds=kinds,
+            link=safe_url(card.get("url")) if card else "",
             external_id=clean_text(str(status.get("id") or ""), 64),
             author=author,
             text=html_to_text(html),

@@ -57,7 +57,7 @@ from ..base import (
     Visibility,
     normalize_text,
 )
-from ..errors import Ambiguous, AuthExpired, ConnectorError, Permanent, RateLimited, Retryable, fill
+from ..errors import Ambiguous, AuthExpired, ConnectorError, Permanent, RateLimited, Retryable, Unsupported, fill
 from ..http import MSG_MALFORMED, MSG_NOT_FOUND, ApiResponse, clean_text, error_for_status, parse_time, safe_url
 from ..ratelimit import RateRule
 
@@ -125,6 +125,11 @@ F_METRICS = _("reading post metrics")
 F_MENTIONS = _("reading mentions")
 F_SEARCH = _("searching posts")
 F_HIDE = _("hiding replies")
+F_PUBLIC = _("reading other accounts' public numbers and posts")
+MSG_BAD_HANDLE = _("That is not an X user name. Write it without spaces, like @name.")
+MSG_UNKNOWN_USER = _("X does not know that account (or it is suspended). Check the user name.")
+_USERNAME = re.compile(r"^\w{1,50}$", re.ASCII)
+_X_MEDIA_KIND = {"photo": "image", "video": "video", "animated_gif": "gif"}
 
 
 def snowflake_time(tweet_id: str) -> datetime | None:
@@ -802,6 +807,94 @@ class XConnector(Connector):
             if len(results) >= limit:
                 break
         return results
+
+    # -- competitors: other accounts' public numbers and posts -----------------------------------
+
+    def _user_by_name(self, handle: str) -> dict:
+        username = (handle or "").strip().lstrip("@")
+        if not _USERNAME.match(username):
+            raise Permanent(MSG_BAD_HANDLE, detail=f"handle {handle[:80]!r}")
+        try:
+            body = self._expect(self._call("GET", f"/2/users/by/username/{username}", feature=F_PUBLIC,
+                                           params={"user.fields": "public_metrics,description,profile_image_url"},
+                                           bucket="GET /2/users/by/username/:username"))
+        except _Unavailable as error:
+            raise Unsupported(error.user_message, detail=error.detail, status=error.status) from None
+        except Permanent as error:
+            if error.status == 404:
+                raise Permanent(MSG_UNKNOWN_USER, detail=error.detail, status=404) from None
+            raise
+        user = body.get("data")
+        if not isinstance(user, dict) or not _ID.match(str(user.get("id") or "")):
+            # X answers an unknown (or suspended) name with 200 and only ``errors``.
+            raise Permanent(MSG_UNKNOWN_USER, detail=clean_text(json.dumps(body.get("errors") or "")[:300], 300),
+                            status=404)
+        return user
+
+    def fetch_public_account(self, handle: str) -> Profile:
+        """``GET /2/users/by/username/:username`` with ``public_metrics``."""
+        user = self._user_by_name(handle)
+        metrics = user.get("public_metrics") if isinstance(user.get("public_metrics"), dict) else {}
+        username = clean_text(str(user.get("username") or ""), 50)
+        return Profile(
+            external_id=str(user["id"]),
+            handle=f"@{username}" if username else "",
+            display_name=plain_text(user.get("name"), 200),
+            url=f"{WEB}/{username}" if username else "",
+            avatar_url=safe_url(user.get("profile_image_url")),
+            bio=plain_text(user.get("description"), 2000),
+            followers=self._as_int(metrics.get("followers_count")),
+            following=self._as_int(metrics.get("following_count")),
+            posts=self._as_int(metrics.get("tweet_count")),
+        )
+
+    def fetch_public_posts(self, handle: str, *, since: datetime | None = None, limit: int = 40) -> list[NetworkPost]:
+        """``GET /2/users/:id/tweets`` (no retweets, no replies) with public metrics and the
+        media types, where the app's plan includes reading other users' timelines."""
+        user = self._user_by_name(handle)
+        limit = max(1, min(limit, 500))
+        params: dict[str, Any] = {"max_results": max(5, min(PAGE, limit)), "exclude": "retweets,replies",
+                                  "tweet.fields": TWEET_FIELDS + ",entities", "expansions": "attachments.media_keys",
+                                  "media.fields": "type,public_metrics"}
+        if since is not None:
+            params["start_time"] = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        users = {str(user["id"]): user}
+        results: list[NetworkPost] = []
+        try:
+            for _page in range(max(1, -(-limit // PAGE))):
+                body = self._expect(self._call("GET", f"/2/users/{self._segment(str(user['id']))}/tweets",
+                                               feature=F_PUBLIC, params=params, bucket="GET /2/users/:id/tweets"))
+                includes = body.get("includes") if isinstance(body.get("includes"), dict) else {}
+                media = {str(m.get("media_key")): m for m in includes.get("media") or [] if isinstance(m, dict)}
+                for tweet in body.get("data") or []:
+                    if isinstance(tweet, dict) and _ID.match(str(tweet.get("id") or "")):
+                        results.append(self._public_post(tweet, users, media))
+                meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+                token = meta.get("next_token")
+                if len(results) >= limit or not token or not isinstance(token, str):
+                    break
+                params = {**params, "pagination_token": token[:200]}
+        except _Unavailable as error:
+            raise Unsupported(error.user_message, detail=error.detail, status=error.status) from None
+        return results[:limit]
+
+    def _public_post(self, tweet: dict, users: dict[str, dict], media: dict[str, dict]) -> NetworkPost:
+        post = self._post(tweet, users)
+        attachments = tweet.get("attachments") if isinstance(tweet.get("attachments"), dict) else {}
+        keys = attachments.get("media_keys") if isinstance(attachments.get("media_keys"), list) else []
+        kinds = tuple(_X_MEDIA_KIND.get(str(media.get(str(k), {}).get("type") or ""), "image") for k in keys)
+        entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
+        link = ""
+        for entry in entities.get("urls") or []:
+            if isinstance(entry, dict) and not entry.get("media_key"):
+                link = safe_url(entry.get("expanded_url") or entry.get("url"))
+                if link:
+                    break
+        metrics = tweet.get("public_metrics") if isinstance(tweet.get("public_metrics"), dict) else {}
+        quotes = self._as_int(metrics.get("quote_count"))
+        shares = post.shares if quotes is None or post.shares is None else post.shares + quotes
+        return dataclasses.replace(post, media_kinds=kinds, link=link, shares=shares,
+                                   views=self._as_int(metrics.get("impression_count")))
 
     # -- mapping -----------------------------------------------------------------------------------
 
