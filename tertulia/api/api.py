@@ -65,6 +65,14 @@ def _permission_denied(request, exc):
     return api.create_response(request, {"detail": str(exc) or _("You do not have permission to do that.")}, status=403)
 
 
+@api.exception_handler(OverflowError)
+def _out_of_range(request, exc):
+    """A date at the edge of the calendar (9999-12-31 plus a day, year 1 minus a time zone)."""
+    return api.create_response(request, {"detail": _("Please correct the errors."),
+                                         "errors": {"__all__": [_("A date is out of range: use years 2000 to 2100.")]}},
+                               status=422)
+
+
 @api.exception_handler(Http404)
 def _not_found(request, exc):
     return api.create_response(request, {"detail": _("Not found.")}, status=404)

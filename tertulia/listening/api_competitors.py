@@ -172,7 +172,7 @@ class RowOut(Schema):
     growth: int | None
     growth_pct: float | None
     series: list[tuple[date, int]]
-    posts: int
+    posts: int | None
     posts_per_week: float | None
     engagement_per_post: float | None
     engagement_rate: float | None = Field(..., description="Engagement per post as a % of followers at the end.")

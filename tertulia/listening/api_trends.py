@@ -13,6 +13,7 @@ from typing import Literal
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 
@@ -173,9 +174,9 @@ def _period(request, brand_id: int, params: Period):
     until = params.until or timezone.now()
     since = params.since or until - timedelta(days=7)
     if timezone.is_naive(since) or timezone.is_naive(until):
-        raise ValidationError({"since": "Give times with their offset, e.g. 2026-03-01T00:00:00Z."})
+        raise ValidationError({"since": _("Give times with their offset, e.g. 2026-03-01T00:00:00Z.")})
     if since >= until or until - since > MAX_SPAN:
-        raise ValidationError({"since": "`since` must come before `until`, at most 366 days before."})
+        raise ValidationError({"since": _("“since” must come before “until”, at most 366 days before.")})
     qids = None
     if params.query_id is not None:
         query = _one(ListeningQuery.objects.for_user(request.user), pk=params.query_id, brand=brand)
@@ -191,7 +192,7 @@ def trends_volume(request, brand_id: int, params: Query[VolumeParams]):
     """Mentions per UTC hour or day, with the sentiment split (a mention counts once)."""
     brand, since, until, qids = _period(request, brand_id, params)
     if params.bucket == "hour" and until - since > timedelta(days=31):
-        raise ValidationError({"bucket": "Hours for at most 31 days; use days."})
+        raise ValidationError({"bucket": _("Hours for at most 31 days; use days.")})
     rows = trends.volume(brand, query_ids=qids, since=since, until=until, bucket=params.bucket)
     return [{"start": r[0], "total": r[1], "negative": r[2], "neutral": r[3], "positive": r[4]} for r in rows]
 

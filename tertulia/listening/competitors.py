@@ -100,6 +100,8 @@ def _clean_competitor(brand, name: str, website: str, *, exclude: int | None = N
     if len(name) > 200:
         raise ValidationError({"name": _("At most 200 characters.")})
     website = (website or "").strip()
+    if len(website) > Competitor._meta.get_field("website").max_length:
+        raise ValidationError({"website": _("The web address is too long (200 characters at most).")})
     if website:
         try:
             URLValidator(schemes=["http", "https"])(website)
@@ -515,6 +517,8 @@ def _import_posts(account, text: str, tz) -> ImportResult:
         try:
             when = _when(row["date"], tz)
             url = row.get("url", "").strip()
+            if len(url) > CompetitorPost._meta.get_field("url").max_length:
+                raise ValueError(_("The url is too long (1,000 characters at most)."))
             if url:
                 try:
                     validate_url(url)
@@ -532,8 +536,10 @@ def _import_posts(account, text: str, tz) -> ImportResult:
         except ValueError as error:
             result.errors.append((line, str(error)))
             continue
-        key = url or "csv:" + hashlib.sha256(f"{when.isoformat()}\x1f{body}".encode()).hexdigest()[:40]
-        parsed[key[:300]] = dict(url=url, published_at=when, format=fmt, text=body, **counts)
+        # An id that fits the column whatever the url's length (a long url is kept whole in ``url``).
+        key = url if len(url) <= 300 else "url:" + hashlib.sha256(url.encode()).hexdigest()
+        key = key or "csv:" + hashlib.sha256(f"{when.isoformat()}\x1f{body}".encode()).hexdigest()[:40]
+        parsed[key] = dict(url=url, published_at=when, format=fmt, text=body, **counts)
     existing = {p.external_id: p for p in CompetitorPost.objects.filter(account=account, external_id__in=list(parsed))}
     now = timezone.now()
     for key, values in parsed.items():
@@ -595,10 +601,10 @@ def _followers_series(samples: dict[int, list[tuple[datetime, int]]], days: list
     return out
 
 
-def _growth(samples: dict[int, list[tuple[datetime, int]]]) -> tuple[int | None, int | None, int | None]:
-    """(start, end, growth) over accounts with at least one sample in the window; growth only
-    from accounts with two or more."""
-    start = end = growth = None
+def _growth(samples: dict[int, list[tuple[datetime, int]]]) -> tuple[int | None, int | None, int | None, int | None]:
+    """(start, end, growth, growth's start) over accounts with at least one sample in the window;
+    growth, and the start it is measured from, only over accounts with two or more."""
+    start = end = growth = base = None
     for points in samples.values():
         if not points:
             continue
@@ -606,7 +612,8 @@ def _growth(samples: dict[int, list[tuple[datetime, int]]]) -> tuple[int | None,
         end = (end or 0) + points[-1][1]
         if len(points) > 1:
             growth = (growth or 0) + points[-1][1] - points[0][1]
-    return start, end, growth
+            base = (base or 0) + points[0][1]
+    return start, end, growth, base
 
 
 def _mix(values: list[str]) -> list[dict]:
@@ -615,16 +622,20 @@ def _mix(values: list[str]) -> list[dict]:
     return [{"name": k, "count": n, "share": round(100 * n / total, 1)} for k, n in counts.most_common()] if total else []
 
 
-def _summary(*, name: str, kind: str, obj_id, samples, posts: list[dict], days: list[date], tz, weeks: float) -> dict:
-    start, end, growth = _growth(samples)
+def _summary(*, name: str, kind: str, obj_id, samples, posts: list[dict], days: list[date], tz, weeks: float,
+             posts_known: bool = True) -> dict:
+    """``posts_known``: whether Tertulia has ever read or imported this side's posts; if not, its
+    posting figures are unknown (None), not zero."""
+    start, end, growth, base = _growth(samples)
     engagements = [p["engagement"] for p in posts if p["engagement"] is not None]
     per_post = round(sum(engagements) / len(engagements), 2) if engagements else None
     return {
         "name": name, "kind": kind, "id": obj_id,
         "followers_start": start, "followers_end": end, "growth": growth,
-        "growth_pct": round(100 * growth / start, 2) if growth is not None and start else None,
+        "growth_pct": round(100 * growth / base, 2) if growth is not None and base else None,
         "series": _followers_series(samples, days, tz),
-        "posts": len(posts), "posts_per_week": round(len(posts) / weeks, 2) if weeks else None,
+        "posts": len(posts) if posts_known else None,
+        "posts_per_week": round(len(posts) / weeks, 2) if weeks and posts_known else None,
         "engagement_per_post": per_post,
         "engagement_rate": round(100 * per_post / end, 3) if per_post is not None and end else None,
         "measured_posts": len(engagements),
@@ -686,8 +697,14 @@ def _competitor_rows(brand, since: datetime, until: datetime, days, tz, weeks) -
             "format": p.format, "pillar": p.pillar, "likes": p.likes, "comments": p.comments, "shares": p.shares,
             "engagement": _engagement(p.likes, p.comments, p.shares), "id": p.pk,
         })
+    # Posts are known for a competitor once some were read or imported, or a read succeeded.
+    known = set(CompetitorPost.objects.filter(brand=brand).values_list("account__competitor_id", flat=True)
+                .distinct()) | set(CompetitorAccount.objects.filter(brand=brand, last_read_at__isnull=False)
+                                   .exclude(last_error__len__gt=0)
+                                   .values_list("competitor_id", flat=True))
     return [_summary(name=c.name, kind="competitor", obj_id=c.pk, samples=samples.get(c.pk, {}),
-                     posts=posts.get(c.pk, []), days=days, tz=tz, weeks=weeks) for c in competitors]
+                     posts=posts.get(c.pk, []), days=days, tz=tz, weeks=weeks, posts_known=c.pk in known)
+            for c in competitors]
 
 
 def benchmark(brand, since: datetime, until: datetime) -> dict:
@@ -756,7 +773,7 @@ def _sentences(rows: list[dict]) -> list[str]:
             template = (_("%(name)s's engagement per post rose %(pct)s %% against the month before.") if change > 0
                         else _("%(name)s's engagement per post fell %(pct)s %% against the month before."))
             out.append(template % {"name": row["name"], "pct": _num(abs(change), 0)})
-        if row["formats"] and row["posts"] >= 3:
+        if row["formats"] and (row["posts"] or 0) >= 3:
             main = row["formats"][0]
             out.append(_("%(name)s mostly used the %(format)s format (%(share)s %% of its posts).")
                        % {"name": row["name"], "format": format_label(main["name"]).lower(), "share": _num(main["share"], 0)})
@@ -789,7 +806,7 @@ def monthly_section(brand, year: int, month: int) -> dict:
         row["changes"] = {
             "followers_end": _delta(row["followers_end"], before["followers_end"]),
             "growth": _delta(row["growth"], before["growth"]),
-            "posts": row["posts"] - before["posts"],
+            "posts": _delta(row["posts"], before["posts"]),
             "posts_per_week": _delta(row["posts_per_week"], before["posts_per_week"]),
             "engagement_per_post": _delta(row["engagement_per_post"], before["engagement_per_post"]),
             "engagement_per_post_pct": epp_pct,

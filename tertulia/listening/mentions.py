@@ -228,10 +228,12 @@ def _int(value) -> int | None:
 
 
 def _date(value):
+    """A day from 2000 to 2100 (far from datetime's limits whatever the zone), else None."""
     try:
-        return datetime.strptime((value or "")[:10], "%Y-%m-%d").date()
+        day = datetime.strptime((value or "")[:10], "%Y-%m-%d").date()
     except ValueError:
         return None
+    return day if 2000 <= day.year <= 2100 else None
 
 
 def filtered_mentions(queryset, brand, params) -> tuple:
@@ -283,8 +285,20 @@ def do_to_inbox(ctx: Ctx, mention: Mention):
     if not can_go_to_inbox(mention):
         raise ValidationError(_("An article from the web cannot be answered from the inbox. Open it on its site "
                                 "to read or comment on it."))
-    account = (SocialAccount.objects.filter(brand=brand, network=mention.network,
-                                            status=SocialAccount.Status.CONNECTED).order_by("pk").first())
+    # A post's id means something on the server that returned it (two Mastodon accounts may live on
+    # two servers): the account whose search found it, else the brand's only account there.
+    connected = SocialAccount.objects.filter(brand=brand, network=mention.network,
+                                             status=SocialAccount.Status.CONNECTED)
+    source_account = mention.source.account if mention.source_id and mention.source.account_id else None
+    if source_account is not None:
+        account = connected.filter(pk=source_account.pk).first()
+    else:
+        candidates = list(connected.order_by("pk")[:2])
+        account = candidates[0] if len(candidates) == 1 else None
+        if len(candidates) > 1:
+            raise ValidationError(_("This brand has several %(network)s accounts and this mention was not found "
+                                    "through one of them: answer it on the network.")
+                                  % {"network": Network(mention.network).label})
     if account is None:
         raise ValidationError(_("Connect a %(network)s account to this brand to answer this mention from the inbox.")
                               % {"network": Network(mention.network).label})

@@ -23,6 +23,7 @@ the inbox's polling (``inbox.polling``):
 from __future__ import annotations
 
 import calendar
+import hashlib
 import logging
 import random
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,7 @@ DEFAULTS = {
     "MAX_BACKOFF": 86400,
     "FIRST_LOOKBACK_HOURS": 24,  # how far back the first search of a source reads
     "SEARCH_LIMIT": 100,  # posts read per search poll
+    "BUSY_INTERVAL": 60,  # seconds to the next search after a full page
     "COMMENTS_LIMIT": 2000,  # inbox interactions read per comments poll
     "FEED_ENTRIES": 100,
     "FEED_BYTES": 2 * 1024 * 1024,
@@ -192,6 +194,11 @@ def poll_now(ctx: Ctx, source: Source, now: datetime | None = None) -> PollOutco
         raise ValidationError(_("This is the demo workspace: its sources are made up, so Tertulia does not "
                                 "check them."))
     now = now or timezone.now()
+    source.refresh_from_db()
+    if source.failures and source.next_poll_at > now:
+        # Backing off after failures or a 429: reading now would only be refused again.
+        raise ValidationError(_("This source is waiting after an error (see below); it will be checked again at "
+                                "its next time."))
     (Source.objects.filter(pk=source.pk).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
      .update(next_poll_at=now))
     if not claim(source.pk, now):
@@ -239,8 +246,12 @@ def poll_source(source: Source, now: datetime) -> PollOutcome:
     outcome.read = len(items)
     ingested: IngestResult = ingest(source.brand, source, items) if items else IngestResult()
     outcome.created, outcome.matched = ingested.created, ingested.matched
-    _finish(source, now, status="ok", error=[], delay=_jitter(float(source.interval_seconds)), cursor=cursor,
-            found=ingested.created)
+    delay = float(source.interval_seconds)
+    if source.kind == Source.Kind.SEARCH and len(items) >= int(conf("SEARCH_LIMIT")):
+        # A full page: the search returns the newest posts only, so a busy term is read again
+        # soon rather than at its interval (posts beyond a page between two polls are not read).
+        delay = min(delay, float(conf("BUSY_INTERVAL")))
+    _finish(source, now, status="ok", error=[], delay=_jitter(delay), cursor=cursor, found=ingested.created)
     return outcome
 
 
@@ -371,7 +382,9 @@ def _read_feed(source: Source, now: datetime) -> tuple[list[MentionIn], str]:
         if contents and isinstance(contents, list) and isinstance(contents[0], dict):
             body = contents[0].get("value") or body
         link = _link(entry)
-        items.append(MentionIn(network=WEB, external_id=guid, title=_text(entry.get("title"), 500),
+        # A guid is only unique within its feed ("123", a title): the feed's address is part of the id.
+        key = hashlib.sha256(f"{source.url}\x1f{guid}".encode()).hexdigest()
+        items.append(MentionIn(network=WEB, external_id=f"feed:{key}", title=_text(entry.get("title"), 500),
                                text=_text(body, 5000), created_at=_entry_time(entry, now), url=link,
                                site="", author_name=_text(entry.get("author"), 200), language=language))
         if not link:

@@ -209,6 +209,7 @@ class RisingTerm:
 
 
 BASELINE_SAMPLE = 1000  # at most this many baseline texts are read
+WINDOW_SAMPLE = 5000  # and at most this many texts of the window itself (a sample, scaled up, beyond)
 
 
 def _texts(brand: Brand, since: datetime, until: datetime, query_ids, sample_every: int = 1):
@@ -237,13 +238,24 @@ def rising_terms(brand: Brand, now: datetime, window: timedelta = timedelta(hour
     start = now - window
     base_start = start - timedelta(days=baseline_days)
     current: Counter[str] = Counter()
-    for title, text in _texts(brand, start, now, query_ids):
+    window_qs = _range(Mention.objects.filter(brand=brand), start, now)
+    if query_ids is not None:
+        window_qs = window_qs.filter(pk__in=MentionMatch.objects.filter(
+            brand=brand, query_id__in=query_ids, created_at__gte=start, created_at__lt=now).values("mention_id"))
+    window_total = window_qs.count()
+    window_every = -(-window_total // WINDOW_SAMPLE) if window_total > WINDOW_SAMPLE else 1
+    for title, text in _texts(brand, start, now, query_ids, window_every):
         current.update(terms_of(f"{title} {text}" if title else text))
+    if window_every > 1:  # a sample of a busy window: counts scaled to the whole window
+        current = Counter({t: n * window_every for t, n in current.items()})
     candidates = {t for t, n in current.items() if n >= min_count}
     if not candidates:
         return []
     base_qs = _range(Mention.objects.filter(brand=brand), base_start, start)
-    base_total = base_qs.count() if query_ids is None else None
+    if query_ids is not None:
+        base_qs = base_qs.filter(pk__in=MentionMatch.objects.filter(
+            brand=brand, query_id__in=query_ids, created_at__gte=base_start, created_at__lt=start).values("mention_id"))
+    base_total = base_qs.count()
     every = 1
     if base_total is not None and base_total > BASELINE_SAMPLE:
         every = -(-base_total // BASELINE_SAMPLE)

@@ -144,7 +144,15 @@ def trends_page(request, brand):
 def _row(alert, found) -> dict:
     return {"alert": alert, "samples": [found[i] for i in alert.samples or [] if i in found],
             "scope": spikes.scope_name(alert), "reason": render_note(alert.reason),
-            "email": (alert.delivery or {}).get("email") or {}, "webhook": (alert.delivery or {}).get("webhook") or {}}
+            "email": _delivered((alert.delivery or {}).get("email")),
+            "webhook": _delivered((alert.delivery or {}).get("webhook"))}
+
+
+def _delivered(outcome) -> dict:
+    outcome = dict(outcome or {})
+    if outcome.get("error"):
+        outcome["error"] = spikes.delivery_error(str(outcome["error"]))
+    return outcome
 
 
 @brand_view()

@@ -239,9 +239,9 @@ def test_delete_refuses_get(client, brand_a):
 def test_sections_say_not_available_for_every_role(client, brand_a, role):
     brand, people = brand_a
     client.force_login(people[role])
-    response = client.get(reverse("section_listening", args=[brand.pk]))
+    response = client.get(reverse("section_analytics", args=[brand.pk]))
     assert response.status_code == 200
-    assert response.context["section_key"] == "listening"
+    assert response.context["section_key"] == "analytics"
     assert "Not available yet." in html(response)
 
 

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 
 import pytest
+from django.utils import translation
 
 from tertulia.core.notes import english
 from tertulia.listening import spikes
@@ -172,12 +173,14 @@ def test_webhook_is_signed_and_failures_are_recorded(setup, hook, settings, mail
     server.server_close()
     SpikeAlert.objects.all().delete()
     assert spikes.check(NOW) == 3
-    assert all(a.delivery["webhook"]["ok"] is False and a.delivery["webhook"]["error"]
-               for a in SpikeAlert.objects.filter(brand=brand))
+    assert {(a.delivery["webhook"]["ok"], a.delivery["webhook"]["error"])
+            for a in SpikeAlert.objects.filter(brand=brand)} == {(False, "unreachable")}
     settings.LISTENING_WEBHOOK_ALLOW_LOOPBACK = False
     SpikeAlert.objects.all().delete()
     assert spikes.check(NOW) == 3
-    assert {a.delivery["webhook"]["error"] for a in SpikeAlert.objects.filter(brand=brand)} == {"refused address"}
+    assert {a.delivery["webhook"]["error"] for a in SpikeAlert.objects.filter(brand=brand)} == {"refused"}
+    with translation.override("es"):
+        assert spikes.delivery_error("refused").startswith("la dirección no está permitida")
     assert port
 
 
