@@ -22,7 +22,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from tertulia.core import notes, roles
+from tertulia.core import bulk, notes, roles
 from tertulia.core.services import Ctx, _log, _require
 from tertulia.inbox.models import Conversation, Interaction
 from tertulia.networks.models import SocialAccount
@@ -332,7 +332,7 @@ def collect(contest: Contest, now: datetime | None = None) -> dict:
         contest = locked
         if new:
             Entry.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
-        for chunk in _chunks(changed, 500):  # edits on the network change the text the rules read
+        for chunk in bulk.chunks(changed, 500):  # edits on the network change the text the rules read
             Entry.objects.bulk_update([Entry(pk=pk, text=text, commented_at=at) for pk, text, at in chunk if pk],
                                       ["text", "commented_at"])
         judged = judge(contest)
@@ -349,11 +349,6 @@ def collect_running(now: datetime | None = None) -> int:
         collect(contest, now)
         count += 1
     return count
-
-
-def _chunks(seq, size):
-    for i in range(0, len(seq), size):
-        yield seq[i:i + size]
 
 
 def brand_handles(contest: Contest) -> list[str]:

@@ -33,7 +33,7 @@ from tertulia.core import roles
 from tertulia.core.models import Membership
 from tertulia.core.scoping import brands_for, permissions_in
 from tertulia.core.services import Ctx
-from tertulia.core.views import brand_view
+from tertulia.core.views import _errors_to_messages, brand_view
 from tertulia.networks.models import Network, SocialAccount
 
 from . import listing, presence, rules, services
@@ -76,14 +76,6 @@ def _safe_next(request, fallback: str) -> str:
                                                require_https=request.is_secure()):
         return nxt
     return fallback
-
-
-def _messages_from(request, exc: ValidationError | PermissionDenied) -> None:
-    if isinstance(exc, PermissionDenied):
-        messages.error(request, str(exc) or _("You do not have permission to do that."))
-        return
-    for msg in exc.messages:
-        messages.error(request, msg)
 
 
 def _person(user) -> str:
@@ -260,7 +252,7 @@ def inbox_bulk(request):
         try:
             changed += _bulk_one(ctx, b, chunk, action, data) or 0
         except (ValidationError, PermissionDenied) as exc:
-            _messages_from(request, exc)
+            _errors_to_messages(request, exc)
     messages.success(request, _("%(n)s of %(total)s conversations changed.") % {"n": changed, "total": len(ids)})
     return redirect(_safe_next(request, fallback))
 
@@ -462,7 +454,7 @@ def conversation_assign(request, brand, conversation_id):
         who = _assignee(ctx, brand, form.cleaned_data["assignee"])
         services.do_assign(ctx, brand, [conv.pk], who)
     except (ValidationError, PermissionDenied) as exc:
-        _messages_from(request, exc)
+        _errors_to_messages(request, exc)
     else:
         messages.success(request, _("Assigned to %(name)s.") % {"name": _person(who)} if who
                          else _("Nobody is assigned now."))
@@ -481,7 +473,7 @@ def conversation_labels(request, brand, conversation_id):
         remove = [form.cleaned_data["remove"].strip()] if form.cleaned_data["remove"].strip() else []
         services.do_label(Ctx.from_request(request), brand, [conv.pk], add=add, remove=remove)
     except (ValidationError, PermissionDenied) as exc:
-        _messages_from(request, exc)
+        _errors_to_messages(request, exc)
     else:
         messages.success(request, _("Labels saved."))
     return _back(brand, conv)
@@ -497,7 +489,7 @@ def conversation_status(request, brand, conversation_id):
             raise ValidationError(_("Unknown status."))
         services.do_set_status(Ctx.from_request(request), brand, [conv.pk], form.cleaned_data["status"])
     except (ValidationError, PermissionDenied) as exc:
-        _messages_from(request, exc)
+        _errors_to_messages(request, exc)
     else:
         messages.success(request, _("Status changed."))
     return redirect(_safe_next(request, reverse("inbox_conversation", args=[brand.pk, conv.pk])))
@@ -547,7 +539,7 @@ def interaction_hide(request, brand, interaction_id):
     try:
         services.do_hide(Ctx.from_request(request), interaction, hidden)
     except (ValidationError, PermissionDenied) as exc:
-        _messages_from(request, exc)
+        _errors_to_messages(request, exc)
     else:
         messages.success(request, _("The message will be hidden on the network.") if hidden
                          else _("The message will be shown again on the network."))
@@ -565,7 +557,7 @@ def interaction_relabel(request, brand, interaction_id):
         services.do_relabel(Ctx.from_request(request), interaction, form.cleaned_data["field"],
                             form.cleaned_data["value"])
     except (ValidationError, PermissionDenied) as exc:
-        _messages_from(request, exc)
+        _errors_to_messages(request, exc)
     else:
         messages.success(request, _("Thanks: the brand's triage learns from this correction."))
     return _back(brand, interaction.conversation)
@@ -581,7 +573,7 @@ def reply_retry(request, brand, reply_id):
     try:
         replies.do_retry_reply(Ctx.from_request(request), reply)
     except (ValidationError, PermissionDenied) as exc:
-        _messages_from(request, exc)
+        _errors_to_messages(request, exc)
     else:
         messages.success(request, _("Sending again."))
     return _back(brand, reply.conversation)

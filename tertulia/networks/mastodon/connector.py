@@ -136,9 +136,14 @@ class MastodonConnector(Connector):
         for entry in account.get("fields") or []:
             if isinstance(entry, dict):
                 fields[html_to_text(str(entry.get("name", "")))[:255]] = html_to_text(str(entry.get("value", "")))[:255]
+        return self._profile(account, external_id=self.account_id,
+                             handle=f"@{clean_text(str(account.get('username', '')), 100)}@{self.domain}",
+                             fields=fields)
+
+    def _profile(self, account: dict, *, external_id: str, handle: str, fields: dict | None = None) -> Profile:
+        """A Mastodon account as a ``Profile`` (ours, or another one read publicly)."""
         return Profile(
-            external_id=self.account_id,
-            handle=f"@{clean_text(str(account.get('username', '')), 100)}@{self.domain}",
+            external_id=external_id, handle=handle,
             display_name=clean_text(str(account.get("display_name") or ""), 200),
             url=safe_url(account.get("url")),
             avatar_url=safe_url(account.get("avatar_static") or account.get("avatar")),
@@ -146,7 +151,7 @@ class MastodonConnector(Connector):
             followers=self._as_int(account.get("followers_count")),
             following=self._as_int(account.get("following_count")),
             posts=self._as_int(account.get("statuses_count")),
-            fields=fields,
+            fields=fields or {},
         )
 
     # -- limits ------------------------------------------------------------------------------
@@ -619,17 +624,8 @@ class MastodonConnector(Connector):
         acct = clean_text(str(account.get("acct") or account.get("username") or ""), 200)
         if acct and "@" not in acct:
             acct = f"{acct}@{self.domain}"
-        return Profile(
-            external_id=clean_text(str(account["id"]), 64),
-            handle=f"@{acct}" if acct else "",
-            display_name=clean_text(str(account.get("display_name") or ""), 200),
-            url=safe_url(account.get("url")),
-            avatar_url=safe_url(account.get("avatar_static") or account.get("avatar")),
-            bio=html_to_text(account.get("note")),
-            followers=self._as_int(account.get("followers_count")),
-            following=self._as_int(account.get("following_count")),
-            posts=self._as_int(account.get("statuses_count")),
-        )
+        return self._profile(account, external_id=clean_text(str(account["id"]), 64),
+                             handle=f"@{acct}" if acct else "")
 
     def fetch_public_posts(self, handle: str, *, since: datetime | None = None, limit: int = 40) -> list[NetworkPost]:
         """The account's own public posts (no boosts, no replies), newest first."""
