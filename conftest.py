@@ -29,6 +29,14 @@ SAME_ON_EVERY_DATABASE = (
     "tertulia/content/tests/", "tertulia/networks/tests/", "tertulia/nlp/tests/",
     "tertulia/giveaways/tests/test_draw.py", "tertulia/analytics/tests/test_kpis.py",
     "tertulia/core/tests/test_i18n_catalogs.py", "tests/test_run_command.py",
+    "tertulia/reports/tests/test_summary.py", "tertulia/strategy/tests/test_workload.py",
+    "tertulia/analytics/tests/test_charts.py",
+    "tertulia/analytics/tests/test_traffic_parse.py",
+    "tertulia/reports/tests/test_audit_rules.py",
+    # Reports: the schedule arithmetic, the period defaults and the PDF fetcher (their
+    # database tests, which use the brand fixtures, still run on every database).
+    "tertulia/reports/tests/test_weekly_schedule.py", "tertulia/reports/tests/test_engine.py",
+    "tertulia/reports/tests/test_pdf.py",
 )
 _DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
 

@@ -7,7 +7,7 @@ Runs on a throw-away database: a temporary SQLite file (default) or, with --post
 temporary database created next to the one DATABASE_URL names (and dropped afterwards).
 
 1. Loads the default demo (what `tertulia run` loads on first start) and times it.
-2. Rebuilds the demo at scale (--interactions, 200,000 by default, 30,000 with --quick) and
+2. Rebuilds the demo at scale (--interactions, 200,000 by default, 10,000 with --quick) and
    measures interactions written per second inside `inbox.ingest_interactions`, and end to
    end (text generation included).
 3. Feeds a sample of stored interactions back in, as a poll that sees them again: the
@@ -135,7 +135,7 @@ def stored_as_incoming(rows):
 
 def main() -> int:
     args = parse_args()
-    scale = args.interactions or (30_000 if args.quick else 200_000)
+    scale = args.interactions or (10_000 if args.quick else 200_000)
     tmp = Path(tempfile.mkdtemp(prefix="tertulia-bench-"))
     base_url = os.environ.get("DATABASE_URL", "")
     vendor, pg_name = prepare_environment(args, tmp)
@@ -205,7 +205,7 @@ def main() -> int:
         log(f"re-ingest of {len(again)} known interactions: {reingest_rate:,.0f}/s, nothing duplicated")
 
         # 4. Baseline: the naive ORM way, on fresh ids in the same account.
-        naive_n = 2000 if args.quick else 5000
+        naive_n = 1000 if args.quick else 5000
         fresh = stored_as_incoming(sample[:naive_n])
         for k, item in enumerate(fresh):
             item.external_id = f"naive-{k}"

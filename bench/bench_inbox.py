@@ -5,7 +5,7 @@
 
 Runs on a throw-away database (a temporary SQLite file, or with --postgres a temporary
 database on DATABASE_URL's server, dropped afterwards), filled by the demo generator at scale
-(1,000,000 interactions by default, 30,000 with --quick) through ``inbox.ingest_interactions``,
+(1,000,000 interactions by default, 10,000 with --quick) through ``inbox.ingest_interactions``,
 so the conversations carry the triage, SLA and assignment the real pipeline gives them.
 
 Then, as the demo's owner (a member of every brand), it requests the inbox page
@@ -83,7 +83,7 @@ def cases(brand, account, label_name: str) -> list[tuple[str, str, dict]]:
 
 def main() -> int:
     args = parse_args()
-    scale = args.interactions or (30_000 if args.quick else 1_000_000)
+    scale = args.interactions or (10_000 if args.quick else 1_000_000)
     repeat = args.repeat or (5 if args.quick else 20)
     tmp = Path(tempfile.mkdtemp(prefix="tertulia-bench-"))
     base_url = os.environ.get("DATABASE_URL", "")

@@ -243,14 +243,14 @@ def run_matcher(matcher, stream) -> tuple[float, float, int, int, list[list[int]
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20,000 messages (CI)")
+    parser.add_argument("--quick", action="store_true", help="10,000 messages (CI)")
     parser.add_argument("--messages", type=int, default=None, help="messages in the stream (1,000,000)")
     parser.add_argument("--naive-sample", type=int, default=None, help="messages for the naive baseline")
     parser.add_argument("--triage-messages", type=int, default=None,
                         help="messages of the stream for matching plus triage (the whole stream)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
-    count = args.messages or (20_000 if args.quick else 1_000_000)
+    count = args.messages or (10_000 if args.quick else 1_000_000)
     naive_n = args.naive_sample or (100 if args.quick else 1_000)
     triage_n = min(count, args.triage_messages or count)
 

@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_publish.py [--quick] [--mode embedded|scaled|both]
                                             [--posts N] [--accounts N] [--strict]
 
-N posts (10,000; 200 with --quick), one target each, on M Mastodon accounts (500; 20), all due
-within the same minute (spread evenly over a 60-second window; 10 s with --quick), published by
+N posts (10,000; 100 with --quick), one target each, on M Mastodon accounts (500; 20), all due
+within the same minute (spread evenly over a 60-second window; 5 s with --quick), published by
 real Huey consumers against a loopback fake Mastodon (tests/fakes/recording.py) that answers
 every request after 150 ms and fails 2% of the publish requests:
 
@@ -79,7 +79,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small size for CI smoke runs; targets not judged")
     p.add_argument("--mode", choices=("embedded", "scaled", "both"), default="both")
-    p.add_argument("--posts", type=int, default=None, help="posts, one target each (default 10000; 200 quick)")
+    p.add_argument("--posts", type=int, default=None, help="posts, one target each (default 10000; 100 quick)")
     p.add_argument("--accounts", type=int, default=None, help="Mastodon accounts (default 500; 20 quick)")
     p.add_argument("--brands", type=int, default=None, help="brands the accounts belong to (default accounts/50)")
     p.add_argument("--window", type=float, default=None, help="due times spread over this many seconds (60; 10)")
@@ -95,10 +95,10 @@ def parse_args(argv=None):
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     p.add_argument("--run-mode", choices=("embedded", "scaled"), help=argparse.SUPPRESS)  # internal: one mode
     args = p.parse_args(argv)
-    args.posts = args.posts or (200 if args.quick else 10_000)
+    args.posts = args.posts or (100 if args.quick else 10_000)
     args.accounts = min(args.accounts or (20 if args.quick else 500), args.posts)
     args.brands = args.brands or max(1, math.ceil(args.accounts / 50))
-    args.window = args.window if args.window is not None else (10.0 if args.quick else 60.0)
+    args.window = args.window if args.window is not None else (5.0 if args.quick else 60.0)
     args.backoff_base = args.backoff_base if args.backoff_base is not None else (2.0 if args.quick else 4.0)
     return args
 

@@ -215,6 +215,8 @@ NETWORK_APPS = {
     "threads": {"client_id": envstr("THREADS_APP_ID"), "client_secret": envstr("THREADS_APP_SECRET")},
     "linkedin": {"client_id": envstr("LINKEDIN_CLIENT_ID"), "client_secret": envstr("LINKEDIN_CLIENT_SECRET")},
     "x": {"client_id": envstr("X_CLIENT_ID"), "client_secret": envstr("X_CLIENT_SECRET")},
+    "youtube": {"client_id": envstr("YOUTUBE_CLIENT_ID"), "client_secret": envstr("YOUTUBE_CLIENT_SECRET"),
+                "daily_quota": envstr("YOUTUBE_DAILY_QUOTA")},
 }
 # Where each network's OAuth consent page and API live, for a test or a proxy to override:
 # {"facebook": {"auth": "https://www.facebook.com", "api": "https://graph.facebook.com"}, ...}.
@@ -288,6 +290,15 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 # MEDIA_ROOT is never served as is: files go out through a view that checks the brand.
 MEDIA_MAX_UPLOAD_BYTES = envint("MEDIA_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))
 MEDIA_MAX_PIXELS = envint("MEDIA_MAX_PIXELS", "40000000")
+# Videos (tertulia/content/video.py): the most bytes per video, and the time budget of a probe.
+MEDIA_MAX_VIDEO_BYTES = envint("MEDIA_MAX_VIDEO_BYTES", str(1024 * 1024 * 1024))
+MEDIA_VIDEO_PROBE_SECONDS = envint("MEDIA_VIDEO_PROBE_SECONDS", "5")
+# Uploads over 2.5 MB stream to a temporary file in chunks, and stop being written once they
+# pass the largest accepted size (content.video.LimitedUploadHandler).
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "tertulia.content.video.LimitedUploadHandler",
+]
 
 # --- E-mail ----------------------------------------------------------------------------
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -19,4 +19,7 @@ urlpatterns = [
     path("", include("tertulia.listening.urls_trends")),
     path("", include("tertulia.listening.urls_competitors")),
     path("", include("tertulia.giveaways.urls")),
+    path("", include("tertulia.reports.urls")),
+    path("", include("tertulia.analytics.urls")),
+    path("", include("tertulia.analytics.urls_data")),
 ]

@@ -20,7 +20,7 @@ from tertulia.core import bulk
 from tertulia.networks.models import SocialAccount
 from tertulia.publishing.models import PostTarget
 
-from .models import PostMetricSnapshot, ProfileSnapshot
+from .models import PostMetricLatest, PostMetricSnapshot, ProfileSnapshot
 
 BATCH = 500
 
@@ -103,5 +103,46 @@ def record_post_metrics(samples: Iterable[PostMetrics]) -> int:
         return sum(PostMetricSnapshot.objects.filter(target_id__in=targets[i:i + BATCH]).count()
                    for i in range(0, len(targets), BATCH))
 
-    return _insert_new(PostMetricSnapshot, ("brand_id", "target_id", "taken_at", *POST_METRIC_FIELDS), rows,
-                       ("target", "taken_at"), stored)
+    written = _insert_new(PostMetricSnapshot, ("brand_id", "target_id", "taken_at", *POST_METRIC_FIELDS), rows,
+                          ("target", "taken_at"), stored)
+    _keep_latest(rows)
+    return written
+
+
+def _keep_latest(rows: list[tuple]) -> None:
+    """Upsert ``PostMetricLatest`` with the newest sample of each target in ``rows``. A sample
+    older than (or as old as) the one kept changes nothing: late samples go to history only,
+    and a duplicate is a no-op. Both statements are conditional, so two writers racing on one
+    target leave the newer sample whatever their order."""
+    newest: dict[int, tuple] = {}
+    for row in rows:
+        kept = newest.get(row[1])
+        if kept is None or row[2] > kept[2]:
+            newest[row[1]] = row
+    targets = sorted(newest)
+    dims = {}
+    for i in range(0, len(targets), BATCH):
+        for t in (PostTarget.objects.filter(pk__in=targets[i:i + BATCH])
+                  .values("pk", "account_id", "account__network", "post__pillar_id", "post__format",
+                          "published_at", "created_at")):
+            dims[t["pk"]] = t
+    fresh = []
+    for target_id, row in newest.items():
+        d = dims.get(target_id)
+        if d is None:  # the post was deleted meanwhile (its history went with it)
+            continue
+        values = dict(zip(POST_METRIC_FIELDS, row[3:]))
+        updated = PostMetricLatest.objects.filter(target_id=target_id, taken_at__lt=row[2]).update(
+            taken_at=row[2], **values)
+        if not updated:
+            fresh.append(PostMetricLatest(
+                brand_id=row[0], target_id=target_id, account_id=d["account_id"], network=d["account__network"],
+                pillar_id=d["post__pillar_id"], format=d["post__format"] or "",
+                published_at=d["published_at"] or d["created_at"], taken_at=row[2], **values))
+    if fresh:
+        # Already there (with a newer or equal sample) is skipped: the conditional UPDATE above
+        # has said the kept sample is not older.
+        PostMetricLatest.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=BATCH)
+        for row in fresh:  # another writer may have inserted an older sample in between
+            PostMetricLatest.objects.filter(target_id=row.target_id, taken_at__lt=row.taken_at).update(
+                taken_at=row.taken_at, **{name: getattr(row, name) for name in POST_METRIC_FIELDS})

@@ -31,6 +31,7 @@ class ProblemOut(Schema):
     code: str
     message: str
     index: int | None = None
+    level: str = Field("error", description='"error" blocks a post; "warning" is advice.')
 
 
 class MediaOut(Schema):
@@ -41,6 +42,12 @@ class MediaOut(Schema):
     size_bytes: int
     width: int | None
     height: int | None
+    duration_seconds: float | None = Field(None, description="Videos: the length in seconds.")
+    container: str = Field("", description="Videos: mp4, mov, webm or mkv.")
+    video_codec: str = Field("", description="Videos: the video codec as ffmpeg names it (h264, hevc, vp9…).")
+    audio_codec: str = Field("", description="Videos: the sound's codec (aac, opus…); empty when silent.")
+    frame_rate: float | None = Field(None, description="Videos: frames per second.")
+    bitrate: int | None = Field(None, description="Videos: bits per second.")
     sha256: str
     alt_text: str
     tags: list[str]
@@ -63,7 +70,8 @@ class MediaOut(Schema):
 
     @staticmethod
     def resolve_network_problems(obj):
-        return {network: [{"code": p.code, "message": p.message, "index": p.index} for p in problems]
+        return {network: [{"code": p.code, "message": p.message, "index": p.index, "level": p.level}
+                          for p in problems]
                 for network, _label, problems in media.fit_report(obj)}
 
 
@@ -94,8 +102,9 @@ def media_list(request, brand_id: int, filters: Query[MediaFilter]):
 @router.post("/brands/{brand_id}/media", response=_responses(201, MediaOut))
 def media_upload(request, brand_id: int, file: File[UploadedFile], alt_text: Form[str] = "",
                  tags: Form[str] = ""):
-    """Upload an image (multipart). It is validated by its content; ``tags`` are comma separated.
-    Uploading an image the brand already has returns the existing asset."""
+    """Upload an image or a video (multipart). It is validated by its content (a video is
+    probed: container, codecs, duration, size); ``tags`` are comma separated. Uploading a file
+    the brand already has returns the existing asset."""
     brand = get_brand(request.user, brand_id, roles.COMPOSE)
     asset = services.do_upload_media(_ctx(request), brand, file, alt_text=alt_text, tags=tags)
     return Status(201, asset)

@@ -130,6 +130,13 @@ def _authors(brands):
     return list(User.objects.filter(memberships__brand__in=brands).distinct().order_by("first_name", "username")[:200])
 
 
+def _overdue(brands) -> list[dict]:
+    """The cadence's overdue tasks, shown at the top of the calendar (the home page)."""
+    from tertulia.strategy import cadence
+
+    return [{"task": t, "label": cadence.label(t), "link": cadence.link(t)} for t in cadence.overdue(brands)]
+
+
 # --- Calendar pages ---------------------------------------------------------------------------
 
 @brand_view()
@@ -141,6 +148,7 @@ def calendar_page(request, brand):
         "brand": brand, "cross_brand": False, "can_compose": roles.COMPOSE in perms,
         "movable": MOVABLE, "mix": cal.pillar_mix(ctx["posts"], ctx["pillars"]),
         "feed_links": CalendarFeedToken.objects.filter(brand=brand, user=request.user, revoked_at__isnull=True).count(),
+        "overdue_tasks": _overdue([brand]),
     })
     return render(request, "content/calendar/calendar.html", ctx)
 
@@ -151,7 +159,8 @@ def calendar_all(request):
     brands = brands_for(request.user)
     tz = _user_tz(request.user)
     ctx = _calendar_context(request, brands, tz)
-    ctx.update({"brand": None, "cross_brand": True, "can_compose": False, "movable": (), "mix": None})
+    ctx.update({"brand": None, "cross_brand": True, "can_compose": False, "movable": (), "mix": None,
+                "overdue_tasks": _overdue(list(brands[:100]))})
     return render(request, "content/calendar/calendar.html", ctx)
 
 

@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy
 
 from tertulia.core import audit, roles, timezones
 from tertulia.core.services import Ctx, _log, _require
+from tertulia.networks.capabilities import MESSAGING_ONLY
 from tertulia.networks.models import Network, SocialAccount
 from tertulia.publishing.models import PostTarget
 
@@ -49,7 +50,8 @@ MAX_ACCOUNTS = 100
 
 # Networks in the order the composer shows them.
 NETWORK_ORDER = [Network.X, Network.BLUESKY, Network.MASTODON, Network.INSTAGRAM, Network.THREADS,
-                 Network.LINKEDIN, Network.FACEBOOK, Network.TELEGRAM, Network.WORDPRESS]
+                 Network.LINKEDIN, Network.FACEBOOK, Network.YOUTUBE, Network.TELEGRAM, Network.WORDPRESS,
+                 Network.JOOMLA]
 # Where a first comment (a reply under the post) can be published.
 FIRST_COMMENT_NETWORKS = frozenset({Network.X, Network.BLUESKY, Network.MASTODON, Network.THREADS,
                                     Network.FACEBOOK, Network.INSTAGRAM, Network.LINKEDIN})
@@ -77,6 +79,14 @@ MESSAGES = {
     "needs_reconnect": gettext_lazy("The account %(account)s needs reconnecting before it can publish."),
     "too_long_for_account": gettext_lazy("This post is %(length)s characters long; %(account)s allows %(limit)s, "
                                          "the lowest limit of the chosen Mastodon accounts."),
+    "youtube_no_title": gettext_lazy("A YouTube video needs a title: write a first line, or set a title in the "
+                                     "post's YouTube video settings."),
+    "youtube_title_cut": gettext_lazy("The first line becomes the YouTube title and is %(count)s characters long; "
+                                      "YouTube takes 100, so it will be cut. Set a shorter title in the post's "
+                                      "YouTube video settings."),
+    "youtube_description_cut": gettext_lazy("The post's text takes %(size)s bytes; a YouTube description takes at "
+                                            "most %(limit)s, so the description will be cut there. Shorten the text "
+                                            "or write a YouTube variant."),
     "variant_ignored": gettext_lazy("There is no %(network)s account for this post; this text will not be published."),
 }
 
@@ -259,6 +269,31 @@ def _msg(code: str, **params) -> str:
     return str(MESSAGES[code]) % params
 
 
+def _requires_video(network: str) -> bool:
+    from .video import NETWORK_VIDEO_RULES
+
+    rules = NETWORK_VIDEO_RULES.get(network)
+    return bool(rules is not None and rules.requires_video)
+
+
+def _youtube_issues(text: str) -> list[Issue]:
+    """What the video's title and description, made from the text, would lose. Warnings: the
+    post's YouTube video settings may set a title of their own."""
+    from tertulia.networks.youtube import options as yt
+
+    first = next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+    out = []
+    if not first:
+        out.append(Issue("youtube_no_title", _msg("youtube_no_title"), "warning", "text"))
+    elif len(first) > yt.MAX_TITLE:
+        out.append(Issue("youtube_title_cut", _msg("youtube_title_cut", count=len(first)), "warning", "text"))
+    size = len((text or "").strip().encode("utf-8"))
+    if size > yt.MAX_DESCRIPTION_BYTES:
+        out.append(Issue("youtube_description_cut", _msg("youtube_description_cut", size=size,
+                                                         limit=yt.MAX_DESCRIPTION_BYTES), "warning", "text"))
+    return out
+
+
 def validate_post(brand, master_text: str, variants: Mapping[str, str | None] | None = None,
                   accounts: Sequence[SocialAccount] = (), media_assets: Sequence[MediaAsset] = (), *,
                   first_comment: str = "", scheduled_at: datetime | None = None, networks: Iterable[str] = (),
@@ -320,8 +355,11 @@ def validate_post(brand, master_text: str, variants: Mapping[str, str | None] | 
                           for p in result.problems]
         if network in MEDIA_REQUIRED and not has_media:
             nr.issues.append(Issue("needs_media", _msg("needs_media", network=nr.label), "error", "media"))
-        if has_media and network in media.NETWORK_IMAGE_RULES:
-            nr.issues += [Issue(p.code, p.message, "error", "media") for p in media.check_images(network, media_assets)]
+        if network == Network.YOUTUBE:
+            nr.issues += _youtube_issues(text)
+        # Networks that publish a video check their media even when none is attached ("needs a video").
+        if media.has_media_rules(network) and (has_media or _requires_video(network)):
+            nr.issues += [Issue(p.code, p.message, p.level, "media") for p in media.check_media(network, media_assets)]
         nr.issues += guideline_issues(text)
         if first_comment.strip():
             if network in FIRST_COMMENT_NETWORKS:
@@ -414,6 +452,10 @@ def _clean_accounts(brand, accounts) -> list[SocialAccount]:
     seen, out = set(), []
     for account in accounts or ():
         _own(brand, account)
+        if account.network in MESSAGING_ONLY:
+            raise ValidationError({"accounts": _("%(network)s is a messaging channel: it is answered from the inbox, "
+                                                 "and nothing is published on it.")
+                                   % {"network": Network(account.network).label}})
         if account.pk not in seen:
             seen.add(account.pk)
             out.append(account)

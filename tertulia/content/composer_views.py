@@ -20,9 +20,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from tertulia.analytics import best_time
 from tertulia.core import roles
 from tertulia.core.services import Ctx
 from tertulia.core.views import _errors_to_messages, brand_view
+from tertulia.networks.capabilities import MESSAGING_ONLY
 from tertulia.networks.models import Network, SocialAccount
 from tertulia.strategy.models import ContentPillar
 
@@ -60,7 +62,8 @@ class ComposeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.brand = brand
         self.networks = networks
-        self.fields["accounts"].queryset = SocialAccount.objects.for_user(user).filter(brand=brand)
+        self.fields["accounts"].queryset = (SocialAccount.objects.for_user(user).filter(brand=brand)
+                                            .exclude(network__in=MESSAGING_ONLY))
         self.fields["pillar"].queryset = ContentPillar.objects.for_user(user).filter(brand=brand)
         self.fields["campaign"].queryset = Campaign.objects.for_user(user).filter(brand=brand)
         self.fields["media"].queryset = MediaAsset.objects.for_user(user).filter(brand=brand)
@@ -112,7 +115,8 @@ class ComposeForm(forms.Form):
 
 def _brand_networks(request, brand, post: Post | None = None) -> list[str]:
     networks = set(SocialAccount.objects.for_user(request.user).filter(brand=brand)
-                   .exclude(status=SocialAccount.Status.DISABLED).values_list("network", flat=True))
+                   .exclude(status=SocialAccount.Status.DISABLED).exclude(network__in=MESSAGING_ONLY)
+                   .values_list("network", flat=True))
     if post is not None:
         networks |= set(post.targets.values_list("account__network", flat=True))
         networks |= set(post.variants.filter(is_custom=True).values_list("network", flat=True))
@@ -212,8 +216,8 @@ def _page(request, brand, form: ComposeForm, post: Post | None, status: int = 20
         if a.status != SocialAccount.Status.DISABLED or a.pk in chosen_accounts:
             groups.setdefault(a.network, []).append(a)
     chosen_media = [a.pk for a in values["media"]] if form.is_bound else list(form.initial.get("media", []))
-    picker = list(form.fields["media"].queryset.filter(kind=MediaAsset.Kind.IMAGE).order_by("-created_at", "-id")
-                  [:PICKER_SIZE])
+    picker = list(form.fields["media"].queryset.filter(kind__in=[MediaAsset.Kind.IMAGE, MediaAsset.Kind.VIDEO])
+                  .order_by("-created_at", "-id")[:PICKER_SIZE])
     missing = set(chosen_media) - {a.pk for a in picker}
     if missing:
         picker = list(form.fields["media"].queryset.filter(pk__in=missing)) + picker
@@ -224,6 +228,9 @@ def _page(request, brand, form: ComposeForm, post: Post | None, status: int = 20
         "chosen_accounts": chosen_accounts, "picker": picker, "chosen_media": chosen_media,
         "editable": editable, "section_key": "compose", "zone": brand.timezone,
         "utm_networks": [n for n in form.networks],
+        # Best time to post (analytics.best_time): each account's best weekday × hour so far.
+        "best_times": best_time.brand_suggestions(
+            brand, n=3, accounts=[a for a in accounts if a.status != SocialAccount.Status.DISABLED]),
     }, status=status)
 
 

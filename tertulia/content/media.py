@@ -6,10 +6,11 @@ with only the accepted decoders, the header's pixel count is checked before anyt
 decoded (decompression bombs), the whole image is then decoded once (truncated files fail
 here, not later), and what is stored is a fresh encoding of the pixels: no EXIF, no GPS, no
 comments, with the EXIF orientation applied to the pixels. Only the ICC colour profile is
-kept. Videos are a later issue and are refused with their own message.
+kept. Videos are probed and checked in ``content.video``; here they are refused as images.
 
 The network rules and presets are plain data plus pure functions, so the composer can check
-a post's images without touching the database.
+a post's images without touching the database. ``check_media`` checks a post's images and
+videos together (``content.video`` holds the video rules).
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ def max_pixels() -> int:
 MESSAGES = {
     "empty": _("The file is empty."),
     "too_large": _("The file is too large: %(size)s MB. The limit is %(limit)s MB."),
-    "video": _("Videos are not supported yet. Upload a JPEG, PNG, GIF or WebP image."),
+    "video": _("This video format is not accepted. Upload an MP4, MOV, WebM or MKV video."),
     "svg": _("SVG images are not accepted, because they can carry scripts. Upload a JPEG, PNG, GIF or WebP image."),
-    "unsupported": _("This file is not an image we accept. Upload a JPEG, PNG, GIF or WebP image."),
+    "unsupported": _("This file is neither an image nor a video we accept. Upload a JPEG, PNG, GIF or WebP "
+                     "image, or an MP4, MOV, WebM or MKV video."),
     "too_many_pixels": _(
         "The image is too large: %(width)s×%(height)s pixels. The limit is %(limit)s megapixels."
     ),
@@ -300,6 +302,17 @@ NETWORK_IMAGE_RULES: dict[str, ImageRules] = {
     "telegram": ImageRules(max_images=10, max_bytes=10 * _MB, formats=frozenset({"image/jpeg", "image/png",
                                                                                  "image/webp", "image/gif"}),
                            min_aspect=1 / 20, max_aspect=20, aspect_label="1:20 – 20:1"),
+    # Joomla (Web Services API + Media API): the first image is the article's intro and full
+    # image, the others go into the body (the connector takes 10); the media manager's default
+    # legal image extensions (jpg, png, gif, webp) and upload size (10 MB).
+    "joomla": ImageRules(max_images=10, max_bytes=10 * _MB, formats=_ALL),
+    # WhatsApp Cloud API, supported media: one image per message, JPEG or PNG, 5 MB.
+    "whatsapp": ImageRules(max_images=1, max_bytes=5 * _MB, formats=frozenset({"image/jpeg", "image/png"})),
+    # YouTube: an image next to the video is its custom thumbnail (Data API thumbnails.set):
+    # one JPEG or PNG of at most 2 MB (1280×720 is recommended, not required). A post of images
+    # alone is refused (content.video: a video is required).
+    "youtube": ImageRules(max_images=1, max_bytes=2 * _MB, formats=frozenset({"image/jpeg", "image/png"})),
+    # WordPress articles take any library image.
 }
 
 ASPECT_TOLERANCE = 0.01  # 1%: 1080×566 is 1.908, and counts as 1.91:1
@@ -314,6 +327,34 @@ RULE_MESSAGES = {
     "aspect_too_tall": _("Image %(index)s is too tall for %(network)s (aspect ratio %(ratio)s); the allowed range is %(range)s."),
     "aspect_too_wide": _("Image %(index)s is too wide for %(network)s (aspect ratio %(ratio)s); the allowed range is %(range)s."),
     "unknown_network": _("There are no image rules for %(network)s."),
+    "needs_video": _("%(network)s publishes a video: attach one (an image goes with it as its thumbnail)."),
+    # Videos (content.video.check_videos)
+    "video_unsupported": _("%(network)s does not publish videos."),
+    "too_many_items": _("%(network)s accepts at most %(limit)s images and videos in a post; this one has %(count)s."),
+    "mixed_media": _("%(network)s cannot publish images and a video in the same post."),
+    "one_video": _("%(network)s accepts one video in a post; this one has %(count)s."),
+    "too_many_videos": _("%(network)s accepts at most %(limit)s videos in a post; this one has %(count)s."),
+    "video_format": _("Video %(index)s is %(format)s; %(network)s accepts %(allowed)s."),
+    "video_codec": _("Video %(index)s is encoded with %(codec)s; %(network)s accepts %(allowed)s."),
+    "audio_codec": _("The sound of video %(index)s is encoded with %(codec)s; %(network)s accepts %(allowed)s."),
+    "video_too_large": _("Video %(index)s is %(size)s; %(network)s accepts at most %(limit)s."),
+    "video_too_small": _("Video %(index)s is %(size)s; %(network)s needs at least %(limit)s."),
+    "video_too_short": _("Video %(index)s lasts %(duration)s; %(network)s needs at least %(limit)s."),
+    "video_too_long": _("Video %(index)s lasts %(duration)s; %(network)s accepts at most %(limit)s."),
+    "video_needs_verification": _("Video %(index)s lasts %(duration)s: %(network)s accepts videos longer than "
+                                  "%(limit)s only from verified accounts."),
+    "video_fps_high": _("Video %(index)s runs at %(rate)s frames per second; %(network)s accepts at most %(limit)s."),
+    "video_fps_low": _("Video %(index)s runs at %(rate)s frames per second; %(network)s needs at least %(limit)s."),
+    "video_bitrate": _("Video %(index)s has a bitrate of %(rate)s Mbps; %(network)s accepts at most %(limit)s Mbps."),
+    "video_too_small_dimensions": _("Video %(index)s is %(width)s×%(height)s pixels; %(network)s needs at least "
+                                    "%(min)s pixels on each side."),
+    "video_too_wide": _("Video %(index)s is %(width)s pixels wide; %(network)s accepts at most %(limit)s."),
+    "video_too_big_dimensions": _("Video %(index)s is %(width)s×%(height)s pixels; %(network)s accepts at most "
+                                  "%(long)s×%(short)s, in either orientation."),
+    "video_too_many_pixels": _("Video %(index)s has %(pixels)s megapixels; %(network)s accepts at most %(limit)s."),
+    "video_aspect": _("Video %(index)s has an aspect ratio of %(ratio)s; %(network)s accepts %(range)s."),
+    "video_recommended_aspect": _("Video %(index)s has an aspect ratio of %(ratio)s; %(network)s recommends "
+                                  "%(recommended)s, so it may be shown cropped or with bars."),
 }
 
 
@@ -324,8 +365,9 @@ class Problem:
 
     code: str
     network: str
-    index: int | None = None  # 1-based position of the image, None for the whole post
+    index: int | None = None  # 1-based position of the image (or video), None for the whole post
     params: dict = field(default_factory=dict)
+    level: str = "error"  # "error" blocks the post; "warning" is advice
 
     @property
     def message(self) -> str:
@@ -394,9 +436,44 @@ def _check_one(network: str, rules: ImageRules, img: ImageLike, index: int) -> l
     return out
 
 
-def fit_report(image: ImageLike) -> list[tuple[str, str, list[Problem]]]:
-    """(network, label, problems) for every network: which accept this image, and why not."""
-    return [(n, network_label(n), check_image(n, image)) for n in NETWORK_IMAGE_RULES]
+def fit_report(asset) -> list[tuple[str, str, list[Problem]]]:
+    """(network, label, problems) for every network: which accept this image (or video, for
+    an asset of kind "video": every network that publishes videos), and why not."""
+    if getattr(asset, "kind", "image") == "video":
+        from . import video
+
+        return video.fit_report(asset)
+    return [(n, network_label(n), check_image(n, asset)) for n in NETWORK_IMAGE_RULES]
+
+
+def has_media_rules(network: str) -> bool:
+    from .video import NETWORK_VIDEO_RULES
+
+    return network in NETWORK_IMAGE_RULES or network in NETWORK_VIDEO_RULES
+
+
+def check_media(network: str, assets: Sequence) -> list[Problem]:
+    """What ``network`` would refuse about a post's attached images and videos together
+    (assets with a ``kind``; anything without one counts as an image). Empty: fine."""
+    from . import video
+
+    images = [a for a in assets if getattr(a, "kind", "image") == "image"]
+    videos = [a for a in assets if getattr(a, "kind", "image") == "video"]
+    problems: list[Problem] = []
+    rules = video.NETWORK_VIDEO_RULES.get(network)
+    if rules is not None and rules.requires_video and not videos:
+        problems.append(Problem("needs_video", network))
+    if images:
+        problems += check_images(network, images)
+    if videos:
+        problems += video.check_videos(network, videos, images=len(images))
+        image_rules = NETWORK_IMAGE_RULES.get(network)
+        if images and rules and rules.with_images and rules.shared_count and image_rules:
+            limit = max(image_rules.max_images, rules.max_videos)
+            if len(images) + len(videos) > limit:
+                problems.append(Problem("too_many_items", network, None,
+                                        {"limit": limit, "count": len(images) + len(videos)}))
+    return problems
 
 
 # --- Presets ------------------------------------------------------------------------------

@@ -8,11 +8,13 @@ read), assets from ``MediaAsset.objects.for_user``, and every write goes through
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponseNotAllowed
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,16 +25,24 @@ from tertulia.core.scoping import permissions_in
 from tertulia.core.services import Ctx
 from tertulia.core.views import _errors_to_messages, brand_view
 
-from . import media, services
+from . import media, services, video
 from .models import MediaAsset
 
 
 class MediaUploadForm(forms.Form):
-    file = forms.FileField(label=gettext_lazy("Image"), help_text=gettext_lazy("JPEG, PNG, GIF or WebP."),
-                           widget=forms.FileInput(attrs={"accept": ",".join(media.MIME_TO_FORMAT)}))
+    file = forms.FileField(label=gettext_lazy("Image or video"),
+                           help_text=gettext_lazy("Images: JPEG, PNG, GIF or WebP. Videos: MP4, MOV, WebM or MKV, "
+                                                  "up to %(limit)s."),
+                           widget=forms.FileInput(attrs={"accept": ",".join([*media.MIME_TO_FORMAT,
+                                                                             *video.MIME_TO_CONTAINER])}))
     alt_text = forms.CharField(label=gettext_lazy("Alternative text"), required=False, max_length=1500,
                                widget=forms.Textarea(attrs={"rows": 2}),
                                help_text=gettext_lazy("Describe the image for people who cannot see it."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["file"]
+        field.help_text = field.help_text % {"limit": video.human_size(video.max_video_bytes())}
     tags = forms.CharField(label=gettext_lazy("Tags"), required=False, max_length=2000,
                            help_text=gettext_lazy("Separated by commas."))
 
@@ -77,7 +87,10 @@ def media_list(request, brand):
             except ValidationError as exc:
                 _apply(form, exc)
             else:
-                messages.success(request, _("Image added to the library."))
+                if asset.kind == MediaAsset.Kind.VIDEO:
+                    messages.success(request, _("Video added to the library."))
+                else:
+                    messages.success(request, _("Image added to the library."))
                 return redirect("media_detail", brand.pk, asset.pk)
     return render(request, "content/media_list.html", {
         "page": page, "form": form, "can_edit": can_edit, "tag": tag, "section_key": "media",
@@ -99,12 +112,17 @@ def media_detail(request, brand, asset_id):
             except ValidationError as exc:
                 _apply(form, exc)
             else:
-                messages.success(request, _("Image details saved."))
+                if asset.kind == MediaAsset.Kind.VIDEO:
+                    messages.success(request, _("Video details saved."))
+                else:
+                    messages.success(request, _("Image details saved."))
                 return redirect("media_detail", brand.pk, asset.pk)
     derivatives = MediaAsset.objects.for_user(request.user).filter(brand=brand, derived_from=asset)
+    is_video = asset.kind == MediaAsset.Kind.VIDEO
     return render(request, "content/media_detail.html", {
         "asset": asset, "form": form, "can_edit": can_edit, "fit": media.fit_report(asset),
-        "presets": media.PRESETS.values(), "derivatives": derivatives, "section_key": "media",
+        "presets": () if is_video else media.PRESETS.values(), "derivatives": derivatives, "section_key": "media",
+        "is_video": is_video, "facts": video.facts(asset) if is_video else None,
     })
 
 
@@ -130,12 +148,56 @@ def media_delete(request, brand, asset_id):
     except (ValidationError, PermissionDenied) as exc:
         _errors_to_messages(request, exc)
         return redirect("media_detail", brand.pk, asset.pk)
-    messages.success(request, _("Image deleted."))
+    if asset.kind == MediaAsset.Kind.VIDEO:
+        messages.success(request, _("Video deleted."))
+    else:
+        messages.success(request, _("Image deleted."))
     return redirect("media_list", brand.pk)
 
 
-def serve_asset(asset: MediaAsset, field: str):
-    """Stream a stored file (already scoped by the caller) so that no browser runs it."""
+_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
+RANGE_CHUNK = 256 * 1024
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None | bool:
+    """The one byte range a ``Range`` header asks for, as (first, last) inclusive; None to send
+    the whole file (no header, or one we do not serve: several ranges, other units); False
+    when the range lies outside the file (416)."""
+    match = _RANGE.match((header or "").strip())
+    if not match or not (match[1] or match[2]):
+        return None
+    if match[1]:
+        first = int(match[1])
+        last = min(int(match[2]), size - 1) if match[2] else size - 1
+        if match[2] and int(match[2]) < first:
+            return None  # syntactically invalid: ignored, as RFC 9110 says
+    else:  # the last N bytes
+        suffix = int(match[2])
+        if suffix == 0:
+            return False
+        first, last = max(0, size - suffix), size - 1
+    if first >= size:
+        return False
+    return first, last
+
+
+def _read_range(fh, first: int, last: int):
+    try:
+        fh.seek(first)
+        remaining = last - first + 1
+        while remaining > 0:
+            chunk = fh.read(min(RANGE_CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        fh.close()
+
+
+def serve_asset(asset: MediaAsset, field: str, range_header: str = ""):
+    """Stream a stored file (already scoped by the caller) so that no browser runs it. A single
+    byte range is honoured (206), so a video can be sought in the browser's player."""
     stored = getattr(asset, field)
     if not stored or not stored.name:
         raise Http404
@@ -144,12 +206,24 @@ def serve_asset(asset: MediaAsset, field: str):
     except FileNotFoundError:
         raise Http404 from None
     content_type = asset.mime_type if field == "file" else "image/webp"
-    response = FileResponse(fh, content_type=content_type)
+    wanted = byte_range(range_header, stored.size) if range_header else None
+    if wanted is False:
+        fh.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{stored.size}"
+    elif wanted:
+        first, last = wanted
+        response = StreamingHttpResponse(_read_range(fh, first, last), status=206, content_type=content_type)
+        response["Content-Range"] = f"bytes {first}-{last}/{stored.size}"
+        response["Content-Length"] = str(last - first + 1)
+    else:
+        response = FileResponse(fh, content_type=content_type)
+    response["Accept-Ranges"] = "bytes"
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = "inline"
     response["Cache-Control"] = "private, max-age=3600"
-    # Even opened directly, an image response may run nothing.
-    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    # Even opened directly, an image or video response may run nothing.
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
     return response
 
 
@@ -163,7 +237,7 @@ def _safe_only(request):
 @brand_view()
 def media_file(request, brand, asset_id):
     asset = _asset(request, brand, asset_id)
-    return _safe_only(request) or serve_asset(asset, "file")
+    return _safe_only(request) or serve_asset(asset, "file", request.headers.get("Range", ""))
 
 
 @brand_view()

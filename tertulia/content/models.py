@@ -100,6 +100,12 @@ class MediaAsset(BrandScopedModel):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
+    # What a video's probe found (content.video.probe); empty for images.
+    container = models.CharField(max_length=8, blank=True)  # mp4, mov, webm, mkv
+    video_codec = models.CharField(max_length=32, blank=True)  # as ffmpeg names it: h264, hevc, vp9…
+    audio_codec = models.CharField(max_length=32, blank=True)  # "" for a silent video
+    frame_rate = models.FloatField(null=True, blank=True)
+    bitrate = models.PositiveBigIntegerField(null=True, blank=True)  # bits per second
     sha256 = models.CharField(max_length=64, db_index=True)
     alt_text = models.TextField(_("alternative text"), blank=True, max_length=1500)
     tags = models.JSONField(_("tags"), default=list, blank=True)
@@ -118,6 +124,13 @@ class MediaAsset(BrandScopedModel):
 
     def __str__(self) -> str:
         return self.alt_text[:60] or self.file.name.rsplit("/", 1)[-1]
+
+    @property
+    def duration_label(self) -> str:
+        """A video's length as people read it: "0.5 s", "2 min 20 s" ("" for images)."""
+        from .video import human_duration
+
+        return human_duration(self.duration_seconds) if self.duration_seconds else ""
 
 
 class PostMedia(models.Model):

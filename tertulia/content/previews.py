@@ -29,6 +29,7 @@ TRUNCATE_AT: dict[str, int | None] = {
     Network.MASTODON: None,
     Network.TELEGRAM: None,
     Network.WORDPRESS: 300,
+    Network.JOOMLA: 300,
 }
 MAX_IMAGES_SHOWN = 4
 

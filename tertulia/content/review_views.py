@@ -190,6 +190,7 @@ def _publishing(post, targets, can_compose: bool) -> dict:
     what the person may do about it) and whether the post can take a queue slot."""
     from tertulia.publishing.engine import comment_status
     from tertulia.publishing.models import PostTarget
+    from tertulia.publishing.views import _site_edit_flags
 
     S = PostTarget.State
     rows = []
@@ -199,6 +200,7 @@ def _publishing(post, targets, can_compose: bool) -> dict:
             "comment_status": comment_status(t),
             "can_retry": can_compose and t.state in (S.FAILED, S.NEEDS_ATTENTION),
             "can_delete": can_compose and t.state == S.PUBLISHED,
+            **_site_edit_flags(can_compose, t),
         })
     return {
         "deliveries": rows,

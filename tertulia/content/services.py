@@ -259,22 +259,91 @@ def _store_processed(ctx: Ctx, brand, processed, *, alt_text: str = "", tags=(),
 
 
 def do_upload_media(ctx: Ctx, brand, fileobj, *, alt_text: str = "", tags=()):
-    """Validate an uploaded image by its content and add it to the brand's library.
+    """Validate an uploaded image or video by its content and add it to the brand's library.
 
-    ``fileobj`` is anything with ``read()`` (an UploadedFile, BytesIO). Raises
-    ValidationError with the reason for refusing it (see ``content.media.MESSAGES``).
-    Uploading an image the brand already has returns the existing asset.
+    ``fileobj`` is anything with ``read()`` (an UploadedFile, BytesIO). Its first bytes decide:
+    a video (``content.video``: streamed to disk, probed) or an image (``content.media``).
+    Raises ValidationError with the reason for refusing it (see ``content.media.MESSAGES`` and
+    ``content.video.MESSAGES``). Uploading a file the brand already has returns the existing asset.
     """
-    from . import media
+    from . import media, video
 
     _require(ctx, brand, roles.COMPOSE)
     alt_text, tags = _clean_alt(alt_text), _clean_tags(tags)
+    try:
+        video.check_declared_size(fileobj, video.upload_limit())
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.error_list}) from None
+    container = video.sniff(video.peek(fileobj))
+    if container == "other":  # a video container we do not take: refused before reading it all
+        raise ValidationError({"file": [video.refuse("container")]})
+    if container is not None:
+        return _upload_video(ctx, brand, fileobj, alt_text=alt_text, tags=tags)
     data = media.read_limited(fileobj, media.max_bytes())
     try:
         processed = media.process_upload(data)
     except ValidationError as exc:
         raise ValidationError({"file": exc.error_list}) from None
     return _store_processed(ctx, brand, processed, alt_text=alt_text, tags=tags)
+
+
+def _upload_video(ctx: Ctx, brand, fileobj, *, alt_text: str, tags: list[str]):
+    """A video upload (``do_upload_media`` checked the role): streamed to disk, probed, then
+    moved into storage with its poster frame, and only then its row written. A refused or
+    failed upload leaves no file and no row; the same video twice is one asset."""
+    import uuid
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from . import video
+    from .models import MediaAsset
+
+    try:
+        with video.spooled(fileobj) as spool:
+            existing = MediaAsset.objects.filter(brand=brand, sha256=spool.sha256).first()
+            if existing is not None:
+                return existing
+            probe = video.probe(spool.path, spool.container)
+            now = timezone.now()
+            stem = f"media/{brand.pk}/{now:%Y/%m}/{uuid.uuid4().hex}"
+            names: list[str] = []
+            try:
+                source = video.SpooledFile(spool)
+                try:
+                    names.append(default_storage.save(f"{stem}.{probe.extension}", source))
+                finally:
+                    source.close()
+                if probe.poster:
+                    names.append(default_storage.save(f"{stem}.preview.webp", ContentFile(probe.poster)))
+                with transaction.atomic():
+                    asset = MediaAsset(
+                        brand=brand, kind=MediaAsset.Kind.VIDEO, mime_type=probe.mime_type, size_bytes=spool.size,
+                        width=probe.width, height=probe.height, duration_seconds=probe.duration,
+                        container=probe.container, video_codec=probe.video_codec, audio_codec=probe.audio_codec,
+                        frame_rate=probe.frame_rate, bitrate=probe.bitrate, sha256=spool.sha256, alt_text=alt_text,
+                        tags=list(tags), uploaded_by=ctx.user, created_at=now)
+                    asset.file.name = names[0]
+                    asset.preview.name = names[1] if len(names) > 1 else ""
+                    asset.save()
+                    _log(ctx, "media.upload", brand=brand, obj=asset,
+                         changes={"mime_type": asset.mime_type, "size": [asset.width, asset.height],
+                                  "duration": asset.duration_seconds, "codecs": [probe.video_codec, probe.audio_codec],
+                                  "sha256": asset.sha256})
+            except IntegrityError:
+                for name in names:
+                    default_storage.delete(name)
+                existing = MediaAsset.objects.filter(brand=brand, sha256=spool.sha256).first()
+                if existing is None:  # pragma: no cover - a constraint other than the dedup one
+                    raise
+                return existing
+            except BaseException:
+                for name in names:
+                    default_storage.delete(name)
+                raise
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.error_list}) from None
+    return asset
 
 
 @transaction.atomic

@@ -401,6 +401,9 @@ class _Generator:
         t0 = _time.perf_counter()
         self._listening(brand, spec, index, cm)
         self._tick("listening", t0)
+        t0 = _time.perf_counter()
+        self._web_analytics(brand, accounts, campaigns, cm)
+        self._tick("web_analytics", t0)
         for acc in accounts:
             if acc.expired_at:
                 with translation.override(spec["language"]):
@@ -581,6 +584,48 @@ class _Generator:
                                                   starts_on=starts, ends_on=ends, cost=cost, value=value)
             out.append((campaign, pillar, templates))
         return out
+
+    # Where the demo's website visits come from (GA4's "source / medium"), with a day's typical
+    # sessions and the share that converts. Social sources first; search and e-mail for contrast.
+    WEB_SOURCES = (("facebook.com / social", 38, 0.012), ("instagram.com / social", 45, 0.015),
+                   ("t.co / social", 12, 0.006), ("lnkd.in / social", 9, 0.02), ("bsky.app / social", 4, 0.01),
+                   ("google / organic", 160, 0.018), ("newsletter / email", 25, 0.04))
+
+    def _web_analytics(self, brand, accounts, campaigns, cm) -> None:
+        """What a CM imports from the website's analytics: a GA4 export of the demo period and the
+        campaigns' conversions, through the same imports as the Data page; and the profiles as the
+        metrics reader last saw them (for the quarterly audit)."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from tertulia.analytics import roi, traffic
+        from tertulia.analytics.models import MetricsSync
+
+        rng = _rng(self.o.seed, brand.pk, "web")
+        active = [(c, c.starts_on, c.ends_on) for c, _pillar, _templates in campaigns]
+        visits = ["Date,Session source / medium,Session campaign,Sessions,Total users,Views,Key events,Total revenue"]
+        conversions = ["campaign,date,conversions,value"]
+        for d in range(self.days):
+            day = (self.start + timedelta(days=d)).date()
+            running = [c for c, start, end in active if start and end and start <= day <= end]
+            weekend = 0.7 if day.weekday() >= 5 else 1.0
+            for source, base, rate in self.WEB_SOURCES:
+                campaign = running[0] if running and "social" in source else None
+                sessions = max(0, round(rng.gauss(base * weekend * (1.6 if campaign else 1.0), base * 0.15)))
+                converted = sum(1 for _i in range(sessions) if rng.random() < rate)
+                visits.append(f"{day:%Y%m%d},{source},{campaign.utm_campaign if campaign else '(not set)'},"
+                              f"{sessions},{round(sessions * 0.82)},{round(sessions * 2.4)},{converted},"
+                              f"{converted * 35:.2f}")
+                if campaign is not None and converted:
+                    conversions.append(f"{campaign.utm_campaign},{day.isoformat()},{converted},{converted * 35:.2f}")
+        traffic.do_import_web_traffic(cm, brand, SimpleUploadedFile("ga4.csv", "\n".join(visits).encode()))
+        if len(conversions) > 1:
+            roi.do_import_conversions(cm, brand, SimpleUploadedFile("conversions.csv", "\n".join(conversions).encode()))
+        for acc in accounts:
+            complete = rng.random() > 0.3
+            MetricsSync.objects.update_or_create(account=acc.obj, defaults={"profile": {
+                "display_name": acc.obj.display_name or acc.handle, "bio": brand.name if complete else "",
+                "url": f"https://{brand.name.lower().replace(' ', '')}.example/" if complete else "",
+                "avatar_url": "", "cover_url": "", "fields": {}, "read_at": self.now.isoformat()}})
 
     def _competitors(self, brand, spec, index, suffix) -> None:
         rng = _rng(self.o.seed, index, "competitors")

@@ -56,6 +56,21 @@ class BrandForm(forms.ModelForm):
         help_text=_("Separated by commas, for example #CaféDeBarrio."),
     )
     timezone = forms.ChoiceField(label=_("Time zone"), choices=TIMEZONE_CHOICES)
+    # Report branding (tertulia/reports/branding.py): left empty, a colour keeps its value.
+    primary_color = forms.RegexField(
+        label=_("Primary colour"), regex=r"^#[0-9a-fA-F]{6}$", required=False,
+        widget=forms.TextInput(attrs={"type": "color"}),
+        error_messages={"invalid": _("Enter a colour as #rrggbb, for example #2563eb.")},
+        help_text=_("The header band of the brand's reports."))
+    accent_color = forms.RegexField(
+        label=_("Accent colour"), regex=r"^#[0-9a-fA-F]{6}$", required=False,
+        widget=forms.TextInput(attrs={"type": "color"}),
+        error_messages={"invalid": _("Enter a colour as #rrggbb, for example #2563eb.")})
+    logo_upload = forms.FileField(
+        label=_("Logo"), required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+        help_text=_("PNG, JPEG or WebP, up to 2 MB; scaled to fit 600×200 pixels. Shown on the reports."))
+    remove_logo = forms.BooleanField(label=_("Remove the logo"), required=False)
 
     class Meta:
         model = Brand
@@ -67,9 +82,26 @@ class BrandForm(forms.ModelForm):
         if self.instance and self.instance.pk:
             self.initial["banned_words"] = ", ".join(self.instance.banned_words)
             self.initial["required_hashtags"] = ", ".join(self.instance.required_hashtags)
+            self.initial["primary_color"] = self.instance.primary_color
+            self.initial["accent_color"] = self.instance.accent_color
 
     def values(self) -> dict:
-        return {f: self.cleaned_data[f] for f in self.Meta.fields}
+        values = {f: self.cleaned_data[f] for f in self.Meta.fields}
+        for colour in ("primary_color", "accent_color"):
+            if self.cleaned_data.get(colour):
+                values[colour] = self.cleaned_data[colour].lower()
+        return values
+
+    def clean_logo_upload(self):
+        upload = self.cleaned_data.get("logo_upload")
+        if not upload:
+            return None
+        from tertulia.reports.branding import process_logo
+
+        try:
+            return process_logo(upload)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict.get("logo", exc.messages)) from None
 
     def validate_unique(self):
         # Uniqueness per organisation is checked in the service (the org is not a form field).
@@ -116,6 +148,14 @@ class AccountForm(forms.Form):
     wordpress_categories = forms.CharField(
         label=_("WordPress: categories"), required=False, max_length=2000,
         help_text=_("Names of existing categories on the blog, separated by commas."))
+    # Joomla only: the category and how articles arrive on the site (``clean_joomla_options``).
+    joomla_category = forms.CharField(
+        label=_("Joomla: category"), required=False, max_length=100,
+        help_text=_("The title or number of an existing category; empty for Uncategorised."))
+    joomla_state = forms.ChoiceField(
+        label=_("Joomla: articles arrive"), required=False, initial="published",
+        choices=[("published", _("Published")), ("unpublished", _("Unpublished, to finish in Joomla"))])
+    joomla_featured = forms.BooleanField(label=_("Joomla: mark articles as featured"), required=False)
 
     def __init__(self, *args, **kwargs):
         from tertulia.networks.models import Network, SocialAccount

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import zoneinfo
 
@@ -22,6 +23,14 @@ _TIMEZONES = frozenset(zoneinfo.available_timezones())  # reading tzdata is slow
 def validate_timezone(value: str) -> None:
     if value not in _TIMEZONES:
         raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value})
+
+
+_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def validate_hex_color(value: str) -> None:
+    if not isinstance(value, str) or not _HEX_COLOR.fullmatch(value):
+        raise ValidationError(_("Enter a colour as #rrggbb, for example #2563eb."), code="invalid")
 
 
 class User(AbstractUser):
@@ -75,6 +84,12 @@ class Brand(models.Model):
     signature = models.CharField(_("signature"), max_length=200, blank=True)
     # Nothing of this brand is published while paused; due posts wait and go out on resume.
     publishing_paused = models.BooleanField(_("publishing paused"), default=False)
+    # Branding for reports: a logo (validated by content and re-encoded, fits 600×200) and two colours.
+    logo = models.FileField(_("logo"), upload_to="brands/logos/", blank=True)
+    primary_color = models.CharField(_("primary colour"), max_length=7, default="#1f3a5f",
+                                     validators=[validate_hex_color])
+    accent_color = models.CharField(_("accent colour"), max_length=7, default="#e07a1f",
+                                    validators=[validate_hex_color])
     created_at = models.DateTimeField(default=now)
 
     class Meta:

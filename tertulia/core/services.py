@@ -65,7 +65,8 @@ def _log(ctx: Ctx, action: str, **kw):
     return audit.record(ctx.user, action, via=ctx.via, ip=ctx.ip, **kw)
 
 
-BRAND_FIELDS = ("name", "timezone", "language", "tone", "banned_words", "required_hashtags", "signature")
+BRAND_FIELDS = ("name", "timezone", "language", "tone", "banned_words", "required_hashtags", "signature",
+                "primary_color", "accent_color")
 
 
 def _clean_list(values) -> list[str]:

@@ -2,7 +2,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
-from .context_processors import SECTIONS
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -31,23 +30,6 @@ urlpatterns = [
     path("brands/<int:brand_id>/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("brands/<int:brand_id>/audit/", views.audit_log, name="audit_log"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
-]
-
-# Sections whose pages live in their own app, under the same URL name ``section_<key>``.
-_OWN_PAGES = {
-    "settings",
-    "compose",
-    "calendar",
-    "inbox",
-    "giveaways",
-    "listening",
-}
-
-# The shell's sections that later work fills; each shows an honest "not available yet" page.
-urlpatterns += [
-    path(f"brands/<int:brand_id>/{key}/", views.section, {"key": key}, name=f"section_{key}")
-    for key, _label in SECTIONS
-    if key not in _OWN_PAGES
 ]
 
 # In-app notifications (core/notification_views.py).

@@ -31,7 +31,6 @@ from tertulia.networks import services as account_services
 from tertulia.networks.models import SocialAccount
 
 from . import roles, services
-from .context_processors import SECTIONS
 from .forms import (
     AcceptInvitationForm,
     AccountForm,
@@ -174,12 +173,6 @@ def brand_create(request):
     return render(request, "core/brand_form.html", {"form": form, "orgs": orgs, "org": org})
 
 
-@brand_view()
-def section(request, brand, key):
-    labels = dict(SECTIONS)
-    if key not in labels:
-        raise Http404
-    return render(request, "core/not_available.html", {"section_key": key, "section_label": labels[key]})
 
 
 @brand_view()
@@ -188,19 +181,30 @@ def brand_settings(request, brand):
     # The form validates into a copy: a ModelForm writes the submitted values into its
     # instance, and ``brand`` must stay as saved, for the service's audit "before" and for
     # the page (heading, menus) when the input is rejected.
-    form = BrandForm(request.POST or None, instance=copy.copy(brand))
+    form = BrandForm(request.POST or None, request.FILES or None, instance=copy.copy(brand))
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied
         if form.is_valid():
+            ctx = Ctx.from_request(request)
             try:
-                services.do_update_brand(Ctx.from_request(request), brand, **form.values())
+                services.do_update_brand(ctx, brand, **form.values())
             except ValidationError as exc:
                 _apply_errors(form, exc)
             else:
+                # The report logo (validated by the form; tertulia/reports/branding.py).
+                from tertulia.reports import branding
+
+                if form.cleaned_data.get("logo_upload"):
+                    branding.do_set_brand_logo(ctx, brand, form.cleaned_data["logo_upload"])
+                elif form.cleaned_data.get("remove_logo"):
+                    branding.do_remove_brand_logo(ctx, brand)
                 messages.success(request, _("Brand settings saved."))
                 return redirect("brand_settings", brand.pk)
-    return render(request, "core/brand_settings.html", {"form": form, "can_edit": can_edit, "tab": "brand"})
+    from tertulia.reports.render import logo_data_uri
+
+    return render(request, "core/brand_settings.html", {"form": form, "can_edit": can_edit, "tab": "brand",
+                                                        "logo": logo_data_uri(brand)})
 
 
 @brand_view(roles.DELETE_BRAND)
@@ -280,6 +284,10 @@ def account_edit(request, brand, account_id=None):
     if account is not None and account.options:
         initial["wordpress_status"] = account.options.get("post_status", "publish")
         initial["wordpress_categories"] = ", ".join(account.options.get("categories", []))
+    if account is not None and account.network == "joomla":
+        initial["joomla_category"] = (account.options or {}).get("category", "")
+        initial["joomla_state"] = (account.options or {}).get("state", "published")
+        initial["joomla_featured"] = bool((account.options or {}).get("featured"))
     form = AccountForm(request.POST or None, initial=initial)
     if account is not None:
         form.fields["network"].disabled = True
@@ -290,6 +298,10 @@ def account_edit(request, brand, account_id=None):
         wp_status, wp_categories = data.pop("wordpress_status", ""), data.pop("wordpress_categories", "")
         if (account.network if account else data["network"]) == "wordpress":
             data["options"] = {"post_status": wp_status or "publish", "categories": wp_categories}
+        joomla = {key: data.pop(f"joomla_{key}", None) for key in ("category", "state", "featured")}
+        if (account.network if account else data["network"]) == "joomla":
+            data["options"] = {"category": joomla["category"] or "", "state": joomla["state"] or "published",
+                               "featured": bool(joomla["featured"])}
         ctx = Ctx.from_request(request)
         try:
             if account is None:

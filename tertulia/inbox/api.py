@@ -135,6 +135,12 @@ class OutgoingReplyOut(Schema):
     created_by_id: int | None
     created_at: datetime
     sent_at: datetime | None
+    # Delivery news from the network (WhatsApp: sent, delivered, read, failed) and, for a
+    # WhatsApp template, its name, language and values.
+    delivery_status: str = ""
+    delivery_status_at: datetime | None = None
+    delivery_error: str = ""
+    template: dict = Field(default_factory=dict)
 
     @staticmethod
     def resolve_state_label(obj):

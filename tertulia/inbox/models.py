@@ -71,6 +71,10 @@ class Conversation(BrandScopedModel):
     resolution_due_at = models.DateTimeField(null=True, blank=True)
     breach_notified_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # When the customer first wrote: the earliest inbound message's created_at (None until they
+    # have). Kept by ingestion (the MIN with the stored value, so a late-arriving earlier message
+    # moves it back) and by Interaction.save; the inbox metrics count "received" by it.
+    opened_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # The inbox list (inbox.listing) walks one of these per brand and stops after a page:
@@ -82,6 +86,10 @@ class Conversation(BrandScopedModel):
             models.Index(fields=["brand", "status", "priority", "last_message_at", "id"],
                          name="inbox_conv_status_priority"),
             models.Index(fields=["brand", "status", "first_response_due_at", "id"], name="inbox_conv_status_due"),
+            # The inbox metrics of a period (analytics.inbox_metrics): by when the customer first
+            # wrote, covering the columns they read, so the table itself is never visited.
+            models.Index(fields=["brand", "opened_at", "first_response_at", "closed_at", "status",
+                                 "first_response_due_at"], name="inbox_conv_opened"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["account", "kind", "author", "root_external_id"], name="uniq_conversation")
@@ -130,7 +138,22 @@ class Interaction(BrandScopedModel):
         constraints = [
             models.UniqueConstraint(fields=["account", "external_id"], name="uniq_interaction")
         ]
-        indexes = [models.Index(fields=["brand", "-created_at"])]
+        indexes = [
+            models.Index(fields=["brand", "-created_at"]),
+            # Covers the dashboard's sentiment mix (inbound messages of a period by sentiment).
+            models.Index(fields=["brand", "created_at", "direction", "sentiment"], name="inbox_inter_sentiment"),
+        ]
+
+    def save(self, *args, **kwargs):
+        """Ingestion inserts in bulk and keeps ``Conversation.opened_at`` itself; a row saved one
+        at a time (tests, fixtures, the admin) recomputes it from the conversation's messages."""
+        super().save(*args, **kwargs)
+        fields = kwargs.get("update_fields")
+        if fields is None or {"created_at", "direction", "conversation", "conversation_id"} & set(fields):
+            first = (Interaction.objects.filter(conversation_id=models.OuterRef("pk"),
+                                                direction=Interaction.Direction.INBOUND)
+                     .order_by().values("conversation_id").annotate(m=models.Min("created_at")).values("m"))
+            Conversation.objects.filter(pk=self.conversation_id).update(opened_at=models.Subquery(first))
 
 
 class Label(BrandScopedModel):
@@ -217,6 +240,14 @@ class OutgoingReply(BrandScopedModel):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # WhatsApp: an approved template sent instead of free text ({"name", "language", "params",
+    # "names"}); empty for an ordinary reply. ``text`` then holds the body as the customer sees it.
+    template = models.JSONField(default=dict, blank=True)
+    # What the network later said about delivery (WhatsApp's status webhooks): sent, delivered,
+    # read or failed, when, and the network's reason for a failure.
+    delivery_status = models.CharField(max_length=12, blank=True, default="")
+    delivery_status_at = models.DateTimeField(null=True, blank=True)
+    delivery_error = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["state", "next_attempt_at"])]
@@ -266,3 +297,48 @@ class InboxSync(models.Model):
     failures = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+
+
+class WhatsAppMessage(BrandScopedModel):
+    """What a WhatsApp message carried besides its words (``Interaction.text`` holds the text or
+    caption, for triage and search): its type, a media reference (fetched on demand through our
+    own proxy, never linked to Meta), a shared location, and when we told WhatsApp it was read."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    interaction = models.OneToOneField(Interaction, on_delete=models.CASCADE, related_name="whatsapp")
+    message_type = models.CharField(max_length=16)
+    media_id = models.CharField(max_length=128, blank=True)
+    mime_type = models.CharField(max_length=100, blank=True)
+    filename = models.CharField(max_length=240, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    place_name = models.CharField(max_length=300, blank=True)
+    place_address = models.CharField(max_length=500, blank=True)
+    read_sent_at = models.DateTimeField(null=True, blank=True)
+
+
+class WhatsAppTemplate(BrandScopedModel):
+    """A message template of a WhatsApp Business Account, as last synced from WhatsApp."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="whatsapp_templates")
+    external_id = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=16)
+    category = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=32)
+    header = models.CharField(max_length=200, blank=True)
+    body = models.TextField(max_length=2000)
+    footer = models.CharField(max_length=200, blank=True)
+    # The body's placeholders in order: ["1", "2"] (positional) or ["name", "order"] (named).
+    params = models.JSONField(default=list, blank=True)
+    # Why Tertulia cannot send it ("" when it can): media headers, header or button variables.
+    unsupported = models.CharField(max_length=200, blank=True)
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [models.UniqueConstraint(fields=["account", "name", "language"], name="uniq_wa_template")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"

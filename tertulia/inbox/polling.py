@@ -135,9 +135,16 @@ def backoff(failures: int) -> float:
     return min(cap, base_s * (2 ** max(0, failures - 1)))
 
 
+def _unpolled_networks() -> list[str]:
+    """Networks with nothing to read (Joomla core has no comments): never polled."""
+    from tertulia.networks.capabilities import INTERACTION_KINDS
+
+    return sorted(str(network) for network, kinds in INTERACTION_KINDS.items() if not kinds)
+
+
 def _pollable_accounts():
     return SocialAccount.objects.filter(status=SocialAccount.Status.CONNECTED, paused=False,
-                                        brand__organization__is_demo=False)
+                                        brand__organization__is_demo=False).exclude(network__in=_unpolled_networks())
 
 
 def ensure_syncs(now: datetime) -> int:
@@ -158,6 +165,7 @@ def _due(now: datetime):
     account_ok = Q(account__status=SocialAccount.Status.CONNECTED, account__paused=False,
                    account__brand__organization__is_demo=False)
     return (InboxSync.objects.filter(account_ok, next_poll_at__lte=now)
+            .exclude(account__network__in=_unpolled_networks())
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
             .filter(Q(account__blocked_until__isnull=True) | Q(account__blocked_until__lte=now))
             .order_by("next_poll_at"))

@@ -117,6 +117,7 @@ def do_reply(ctx: Ctx, conversation: Conversation, text: str, *, in_reply_to: In
     problems = text_problems(conversation.account, text)
     if problems:
         raise ValidationError({"text": problems})
+    _whatsapp_rules(conversation, text)
     if in_reply_to is not None:
         if in_reply_to.conversation_id != conversation.pk:
             raise ValidationError({"in_reply_to": MSG_NOT_IN_CONVERSATION})
@@ -143,7 +144,20 @@ def do_reply(ctx: Ctx, conversation: Conversation, text: str, *, in_reply_to: In
          changes={"conversation": conversation.pk, "length": len(text)})
     if not waiting:
         _enqueue(reply.pk)
+    if account.network == "whatsapp":
+        from tertulia.networks.whatsapp.services import request_mark_read
+
+        request_mark_read(conversation)
     return reply
+
+
+def _whatsapp_rules(conversation: Conversation, text: str) -> None:
+    """WhatsApp's 24-hour customer-service window and text limit, for free-form replies
+    (templates go through ``networks.whatsapp.services.do_send_template``)."""
+    if conversation.account.network == "whatsapp":
+        from tertulia.networks.whatsapp.services import check_free_text
+
+        check_free_text(conversation, text)
 
 
 @transaction.atomic
@@ -158,6 +172,8 @@ def do_retry_reply(ctx: Ctx, reply: OutgoingReply) -> OutgoingReply:
     problems = text_problems(reply.account, reply.text)
     if problems:
         raise ValidationError({"text": problems})
+    if not reply.template:
+        _whatsapp_rules(reply.conversation, reply.text)
     updated = OutgoingReply.objects.filter(pk=reply.pk, state=R.FAILED).update(
         state=R.QUEUED, attempts=0, next_attempt_at=None, error="")
     if not updated:
@@ -229,6 +245,8 @@ def _load(reply_id: int) -> OutgoingReply | None:
 
 
 def _target(reply: OutgoingReply) -> str:
+    if reply.account.network == "whatsapp":
+        return reply.conversation.root_external_id  # a message goes to the customer's WhatsApp id
     if reply.in_reply_to is not None:
         return reply.in_reply_to.external_id
     return reply.conversation.root_external_id
@@ -263,7 +281,12 @@ def send(reply_id: int) -> str:
     try:
         with connector_for(account) as connector:
             try:
-                ref = connector.reply(to, reply.text, marker=reply.marker)
+                if reply.template:
+                    t = reply.template
+                    ref = connector.send_template(to, t.get("name", ""), t.get("language", ""),
+                                                  t.get("params") or (), t.get("names") or ())
+                else:
+                    ref = connector.reply(to, reply.text, marker=reply.marker)
             except Ambiguous as err:
                 return _look_up(reply, connector, err, since=now)
     except ConnectorError as err:

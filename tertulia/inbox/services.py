@@ -161,7 +161,7 @@ def _upsert_authors(account: SocialAccount, seen: dict[str, tuple[IncomingAuthor
 AUTHOR_COLUMNS = ("brand_id", "network", "external_id", "handle", "display_name", "followers",
                   "account_created_at", "first_seen_at")
 CONVERSATION_COLUMNS = ("brand_id", "account_id", "kind", "author_id", "root_external_id", "status",
-                        "last_message_at", "first_response_at")
+                        "last_message_at", "first_response_at", "opened_at")
 INTERACTION_COLUMNS = ("brand_id", "conversation_id", "account_id", "external_id", "parent_external_id",
                        "direction", "author_id", "text", "language", "created_at", "received_at", "edited_at",
                        "sentiment", "intent", "toxicity", "urgency")
@@ -242,7 +242,7 @@ def _upsert_conversations(account: SocialAccount, deltas: dict[ConvKey, _ConvDel
                   for k in fresh}
         inserted = bulk.insert_ignore(
             Conversation, CONVERSATION_COLUMNS,
-            [(account.brand_id, account.pk, k[0], k[1], k[2], *values[k]) for k in fresh],
+            [(account.brand_id, account.pk, k[0], k[1], k[2], *values[k], deltas[k].first_in_at) for k in fresh],
             conflict=("account", "kind", "author", "root_external_id"),
             returning=("id", "kind", "author_id", "root_external_id"),
         )
@@ -268,12 +268,14 @@ def _upsert_conversations(account: SocialAccount, deltas: dict[ConvKey, _ConvDel
 # Every value is computed in SQL from the row's current one (newest message wins, the first
 # response is kept once set), so two batches touching the same conversation commute: the
 # result does not depend on which commits first. SQL evaluates every SET expression against
-# the old row, so the status and closed_at tests see the old last_message_at.
+# the old row, so the status and closed_at tests see the old last_message_at. ``opened_at``
+# (the customer's first message) takes the earlier of the stored one and this batch's.
 _MERGE_SQL = (
     "UPDATE {table} SET "
     "status = CASE WHEN last_message_at <= %s THEN %s ELSE status END, "
     "closed_at = CASE WHEN last_message_at <= %s THEN NULL ELSE closed_at END, "
     "first_response_at = COALESCE(first_response_at, %s), "
+    "opened_at = CASE WHEN opened_at IS NULL OR opened_at > %s THEN COALESCE(%s, opened_at) ELSE opened_at END, "
     "last_message_at = CASE WHEN last_message_at < %s THEN %s ELSE last_message_at END "
     "WHERE id = %s"
 )
@@ -288,8 +290,9 @@ def _merge_existing(keys: list[ConvKey], found: dict[ConvKey, int], deltas: dict
         d = deltas[k]
         last = adapt(d.last_at)
         # A newer message, either way, leaves the conversation open or pending: never closed.
+        first_in = adapt(d.first_in_at)
         params.append((last, _status_for(d.last_direction), last,
-                       adapt(d.first_response(earlier_inbound=True)), last, last, found[k]))
+                       adapt(d.first_response(earlier_inbound=True)), first_in, first_in, last, last, found[k]))
     bulk.execute_many(Conversation, _MERGE_SQL.format(table=Conversation._meta.db_table), params)
 
 

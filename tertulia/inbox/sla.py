@@ -20,16 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tertulia.core import notes, notifications
 
-from .models import Conversation, InboxSettings, Interaction
+from .models import Conversation, InboxSettings
 
 S = Conversation.Status
-_INBOUND = Interaction.Direction.INBOUND.value
 
 # Above this many breaches for one person in one check, they get one summary instead of one
 # notification each (a backfill of old messages must not send a hundred e-mails).
@@ -196,9 +195,8 @@ def metrics(brand, start: datetime, end: datetime, *, now: datetime | None = Non
     answer; resolution time from their first message to the close."""
     now = now or timezone.now()
     rows = list(
-        Conversation.objects.filter(brand=brand)
-        .annotate(first_in=Min("interactions__created_at", filter=Q(interactions__direction=_INBOUND)))
-        .filter(first_in__gte=start, first_in__lt=end)
+        Conversation.objects.filter(brand=brand, opened_at__gte=start, opened_at__lt=end)
+        .annotate(first_in=F("opened_at"))  # the customer's first message, kept by ingestion
         .values("first_in", "first_response_at", "first_response_due_at", "resolution_due_at", "closed_at",
                 "status")
     )

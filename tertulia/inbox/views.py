@@ -386,9 +386,18 @@ def _conversation_context(request, brand, conv, reply_form=None, collision=None)
         reply_form = ReplyForm(initial={"text": prefill, "opened_at": f"{time.time():.3f}"})
     saved = SavedReply.objects.filter(brand=brand).order_by("title", "language") if can_reply else []
     last_inbound = next((i for i in reversed(thread) if i.direction == Interaction.Direction.INBOUND), None)
-    return {
+    from tertulia.networks.whatsapp.inbox import delivery_label  # WhatsApp's delivery news, in words
+
+    messages_ = [_message(i) for i in thread]
+    extras = {}
+    if conv.account.network == Network.WHATSAPP:
+        from tertulia.networks.whatsapp import inbox as whatsapp_inbox
+
+        whatsapp_inbox.annotate_messages(brand, messages_)
+        extras = whatsapp_inbox.conversation_extras(brand, conv, can_reply)
+    return {**extras,
         "brand": brand, "conv": conv, "section_key": "inbox",
-        "messages_": [_message(i) for i in thread], "hidden_count": max(0, total - len(thread)),
+        "messages_": messages_, "hidden_count": max(0, total - len(thread)),
         "author": conv.author, "author_name": clean(conv.author.display_name, NAME_CHARS),
         "author_handle": clean(conv.author.handle, NAME_CHARS),
         "history": author_history(brand, conv.author),
@@ -403,7 +412,9 @@ def _conversation_context(request, brand, conv, reply_form=None, collision=None)
         "saved_replies": [{"id": s.pk, "title": clean(s.title, 120), "language": s.language} for s in saved],
         "suggestions": suggestions, "last_inbound": last_inbound,
         "replies": [{"r": r, "text": clean(r.text, MESSAGE_CHARS), "by": _person(r.created_by),
-                     "error": clean(_(r.error) if r.error else "", 300)}  # stored in English
+                     "error": clean(_(r.error) if r.error else "", 300),  # stored in English
+                     "delivery": delivery_label(r.delivery_status),
+                     "delivery_error": clean(_(r.delivery_error) if r.delivery_error else "", 300)}
                     for r in OutgoingReply.objects.filter(brand=brand, conversation=conv)
                     .select_related("created_by").order_by("created_at", "pk")],
         "others": presence.others(request.user, conv),
@@ -417,6 +428,11 @@ def _conversation_context(request, brand, conv, reply_form=None, collision=None)
 def conversation_detail(request, brand, conversation_id):
     conv = _conversation(request, brand, conversation_id)
     presence.touch(request.user, conv, composing=False)
+    if conv.account.network == Network.WHATSAPP and roles.REPLY in permissions_in(request.user, brand):
+        # A CM opening the conversation: the customer sees their messages as read.
+        from tertulia.networks.whatsapp.services import request_mark_read
+
+        request_mark_read(conv)
     ctx = _conversation_context(request, brand, conv)
     if request.htmx and (request.GET.get("saved") or request.GET.get("suggestion")):
         # The "insert" links swap only the reply box.

@@ -106,11 +106,14 @@ class PostPayload:
 @dataclass(frozen=True)
 class PublishedRef:
     """The network's name for a post we published: its id, its public link, and when the
-    network says it accepted it (for lateness figures)."""
+    network says it accepted it (for lateness figures). ``warnings``: user messages (lazy
+    translations) about something that went wrong although the post is out (a refused
+    thumbnail); the engine keeps them on the target for the team to see."""
 
     external_id: str
     url: str = ""
     published_at: datetime | None = None
+    warnings: tuple = ()
 
 
 @dataclass(frozen=True)

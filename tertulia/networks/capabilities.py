@@ -25,6 +25,12 @@ POST_METRICS: dict[str, frozenset[str]] = {
     Network.TELEGRAM: frozenset({"impressions", "likes", "comments"}),
     # Only the comment count; visits come from our own short links.
     Network.WORDPRESS: frozenset({"comments"}),
+    # ``hits`` (views of the article page, bots and repeat visits included) as impressions.
+    Network.JOOMLA: frozenset({"impressions"}),
+    Network.WHATSAPP: frozenset(),  # a messaging channel: no posts, no post metrics
+    # videos.list statistics: viewCount, likeCount, commentCount (reach and impressions live in
+    # YouTube Analytics, which the Data API does not give).
+    Network.YOUTUBE: frozenset({"video_views", "likes", "comments"}),
 }
 
 PROFILE_FIELDS: dict[str, frozenset[str]] = {
@@ -37,6 +43,9 @@ PROFILE_FIELDS: dict[str, frozenset[str]] = {
     Network.LINKEDIN: frozenset({"followers"}),
     Network.TELEGRAM: frozenset({"followers"}),
     Network.WORDPRESS: frozenset({"posts"}),
+    Network.JOOMLA: frozenset({"posts"}),  # the site's article count
+    Network.WHATSAPP: frozenset(),  # the Cloud API exposes no follower counts
+    Network.YOUTUBE: frozenset({"followers", "posts"}),  # subscribers (unless hidden), videos
 }
 
 # Where each kind of conversation exists for a brand account.
@@ -50,4 +59,10 @@ INTERACTION_KINDS: dict[str, frozenset[str]] = {
     Network.LINKEDIN: frozenset({"comment"}),  # page mentions are not offered to this kind of app
     Network.TELEGRAM: frozenset({"comment", "dm"}),
     Network.WORDPRESS: frozenset({"comment"}),
+    Network.JOOMLA: frozenset(),  # Joomla core has no comments: the inbox does not poll it
+    Network.WHATSAPP: frozenset({"dm"}),  # one-to-one conversations, by webhook
+    Network.YOUTUBE: frozenset({"comment"}),  # comment threads on the channel's videos
 }
+
+# Channels that publish nothing: conversations only (the composer does not offer them).
+MESSAGING_ONLY: frozenset[str] = frozenset({Network.WHATSAPP})

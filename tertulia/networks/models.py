@@ -18,6 +18,9 @@ class Network(models.TextChoices):
     LINKEDIN = "linkedin", "LinkedIn"
     TELEGRAM = "telegram", "Telegram"
     WORDPRESS = "wordpress", "WordPress"
+    JOOMLA = "joomla", "Joomla"
+    YOUTUBE = "youtube", "YouTube"
+    WHATSAPP = "whatsapp", "WhatsApp"
 
 
 class SocialAccount(BrandScopedModel):
@@ -75,3 +78,7 @@ class OAuthApp(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["network", "base_url", "redirect_uri"], name="uniq_oauth_app")]
+
+
+# YouTube's quota ledger, resumable uploads and per-post video settings (networks/youtube/).
+from .youtube.models import YouTubeQuota, YouTubeUpload, YouTubeVideoSettings  # noqa: E402,F401

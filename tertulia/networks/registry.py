@@ -23,11 +23,14 @@ _CONNECTORS: dict[str, str] = {
     "bluesky": "tertulia.networks.bluesky.connector.BlueskyConnector",
     "telegram": "tertulia.networks.telegram.connector.TelegramConnector",
     "wordpress": "tertulia.networks.wordpress.connector.WordPressConnector",
+    "joomla": "tertulia.networks.joomla.connector.JoomlaConnector",
     "facebook": "tertulia.networks.facebook.connector.FacebookConnector",
     "instagram": "tertulia.networks.instagram.connector.InstagramConnector",
     "threads": "tertulia.networks.threads.connector.ThreadsConnector",
     "linkedin": "tertulia.networks.linkedin.connector.LinkedInConnector",
     "x": "tertulia.networks.x.connector.XConnector",
+    "youtube": "tertulia.networks.youtube.connector.YouTubeConnector",
+    "whatsapp": "tertulia.networks.whatsapp.connector.WhatsAppConnector",
 }
 
 

@@ -32,6 +32,8 @@ def clean_options(network: str, options) -> dict:
     draft for someone to finish in WordPress) and ``categories`` (names that exist on the site)."""
     if not options:
         return {}
+    if isinstance(options, dict) and network == Network.JOOMLA:
+        return clean_joomla_options(options)
     if not isinstance(options, dict) or network != Network.WORDPRESS:
         raise ValidationError({"options": _("This network has no publishing options.")})
     unknown = set(options) - {"post_status", "categories"}
@@ -53,6 +55,33 @@ def clean_options(network: str, options) -> dict:
         if name and name.casefold() not in {n.casefold() for n in names}:
             names.append(name)
     return {"post_status": status, "categories": names}
+
+
+JOOMLA_STATES = ("published", "unpublished")
+
+
+def clean_joomla_options(options: dict) -> dict:
+    """Joomla: ``category`` (a category's title, alias or id on the site; empty for Joomla's
+    "Uncategorised"), ``state`` (articles arrive published, or unpublished for someone to
+    finish in Joomla) and ``featured`` (shown on the site's featured page)."""
+    unknown = set(options) - {"category", "state", "featured"}
+    if unknown:
+        raise ValidationError({"options": _("Unknown option: %(name)s.") % {"name": sorted(unknown)[0][:40]}})
+    category = options.get("category") or ""
+    if isinstance(category, int) and not isinstance(category, bool):
+        category = str(category)
+    if not isinstance(category, str):
+        raise ValidationError({"options": _("The category is a name or a number.")})
+    category = " ".join(category.split())
+    if len(category) > 100:
+        raise ValidationError({"options": _("A category name is at most 100 characters.")})
+    state = options.get("state") or "published"
+    if state not in JOOMLA_STATES:
+        raise ValidationError({"options": _("Choose whether articles are published or saved unpublished.")})
+    featured = options.get("featured", False)
+    if not isinstance(featured, bool):
+        raise ValidationError({"options": _("Featured is yes or no.")})
+    return {"category": category, "state": state, "featured": featured}
 
 
 def _clean_handle(network: str, handle: str) -> str:

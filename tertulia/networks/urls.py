@@ -11,4 +11,7 @@ urlpatterns = [
     path("", include("tertulia.networks.threads.urls")),
     path("", include("tertulia.networks.linkedin.urls")),
     path("", include("tertulia.networks.x.urls")),
+    path("", include("tertulia.networks.youtube.urls")),
+    path("", include("tertulia.networks.joomla.urls")),
+    path("", include("tertulia.networks.whatsapp.urls")),
 ]

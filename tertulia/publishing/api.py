@@ -249,6 +249,28 @@ def target_delete(request, brand_id: int, target_id: int):
     return _after(request, brand_id, target_id)
 
 
+@router.post("/brands/{brand_id}/targets/{target_id}/update-on-network", response=_responses(200, TargetDetail),
+             tags=TAGS)
+def target_update_on_network(request, brand_id: int, target_id: int):
+    """Send the post's current text to the published article again (sites that allow it:
+    Joomla); 422 when the network does not or the target is not published."""
+    from .site_edits import do_update_published
+
+    target = _target(request, brand_id, target_id, roles.COMPOSE)
+    do_update_published(_ctx(request), target)
+    return _after(request, brand_id, target_id)
+
+
+@router.post("/brands/{brand_id}/targets/{target_id}/unpublish", response=_responses(200, TargetDetail), tags=TAGS)
+def target_unpublish(request, brand_id: int, target_id: int):
+    """Unpublish the article on the site (Joomla): it stays there, hidden from visitors."""
+    from .site_edits import do_unpublish_published
+
+    target = _target(request, brand_id, target_id, roles.COMPOSE)
+    do_unpublish_published(_ctx(request), target)
+    return _after(request, brand_id, target_id)
+
+
 @router.post("/brands/{brand_id}/targets/{target_id}/retry-comment", response=_responses(200, TargetDetail),
              tags=TAGS)
 def target_retry_comment(request, brand_id: int, target_id: int):

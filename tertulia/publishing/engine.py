@@ -196,16 +196,15 @@ def problems_note(problems: list) -> messages.Note:
 
 
 def _media_note(target: PostTarget) -> messages.Note:
-    """The images' problems as a note (rule template and figures), when the rules are known."""
-    from tertulia.content.media import NETWORK_IMAGE_RULES, RULE_MESSAGES, check_images, network_label
-    from tertulia.content.models import MediaAsset
+    """The media's problems as a note (rule template and figures), when the rules are known."""
+    from tertulia.content.media import RULE_MESSAGES, check_media, has_media_rules, network_label
+    from tertulia.content.video import blocking
 
     network = target.account.network
-    if network not in NETWORK_IMAGE_RULES:
+    if not has_media_rules(network):
         return []
-    images = [a for a in post_assets(target.post) if a.kind == MediaAsset.Kind.IMAGE]
     out: messages.Note = []
-    for p in check_images(network, images):
+    for p in blocking(check_media(network, post_assets(target.post))):
         if p.code in RULE_MESSAGES:
             params = {"network": network_label(p.network), "index": p.index, **p.params}
             out += messages.note(RULE_MESSAGES[p.code], **params)
@@ -566,9 +565,11 @@ def _after_error(target, attempt, err: ConnectorError) -> str:
 def _published(target, attempt, ref: PublishedRef, outcome: str, *, err: ConnectorError | None = None) -> str:
     now = db_now()
     with transaction.atomic():
+        # A warning from the network (a refused thumbnail) stays on the published target.
+        warning = [part for message in ref.warnings or () for part in messages.note(message)]
         done = move(target, S.PUBLISHED, external_id=ref.external_id[:200], external_url=safe_url(ref.url, 500),
-                    published_at=ref.published_at or now, last_error="", error_note=[], lease_expires_at=None,
-                    next_attempt_at=None)
+                    published_at=ref.published_at or now, last_error=messages.english(warning)[:2000],
+                    error_note=warning, lease_expires_at=None, next_attempt_at=None)
         # If we lost the claim (the sweeper took over an expired lease), the post is on the
         # network anyway: the log keeps its id, and the sweeper's find_published will find it.
         _finish_attempt(attempt, outcome if done else Outcome.SUPERSEDED, now, err=err, external_id=ref.external_id)

@@ -120,11 +120,11 @@ def text_problems(target: PostTarget) -> list:
 def target_problems(target: PostTarget) -> dict[str, list]:
     """Everything the target's network would refuse, by field: the text (the network's text
     rules), the first comment (the same rules: it goes out as a reply) and the attached images
-    (count, format, size, dimensions). Empty: fine. The shared check for schedule time (here)
+    and videos (count, format, size, dimensions, duration, codecs). Empty: fine. The shared check for schedule time (here)
     and publish time (the engine may call it too)."""
-    from tertulia.content.media import NETWORK_IMAGE_RULES, check_images
-    from tertulia.content.models import MediaAsset
+    from tertulia.content.media import check_media, has_media_rules
     from tertulia.content.text_rules import NETWORKS as TEXT_RULE_NETWORKS
+    from tertulia.content.video import blocking
     from tertulia.content.text_rules import validate
 
     network = target.account.network
@@ -137,12 +137,10 @@ def target_problems(target: PostTarget) -> dict[str, list]:
         problems = validate(network, comment, **text_rule_options(target.account)).problems
         if problems:
             found["first_comment"] = [MSG_FIRST_COMMENT % {"problem": p.message} for p in problems]
-    if network in NETWORK_IMAGE_RULES:
+    if has_media_rules(network):
         from .engine import post_assets
 
-        assets = post_assets(target.post)
-        images = [a for a in assets if a.kind == MediaAsset.Kind.IMAGE]
-        media = [p.message for p in check_images(network, images)]
+        media = [p.message for p in blocking(check_media(network, post_assets(target.post)))]
         if media:
             found["media"] = media
     return found

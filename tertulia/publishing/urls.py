@@ -17,4 +17,6 @@ urlpatterns = [
     path(_t + "cancel/", views.target_cancel, name="target_cancel"),
     path(_t + "delete/", views.target_delete, name="target_delete"),
     path(_t + "retry-comment/", views.target_retry_comment, name="target_retry_comment"),
+    path(_t + "update-on-network/", views.target_update_on_network, name="target_update_on_network"),
+    path(_t + "unpublish/", views.target_unpublish, name="target_unpublish"),
 ]

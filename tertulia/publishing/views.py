@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from tertulia.analytics import best_time
 from tertulia.core import roles
 from tertulia.core.scoping import permissions_in
 from tertulia.core.services import Ctx
@@ -191,6 +192,8 @@ def slot_list(request, brand):
     return render(request, "publishing/slots.html", {
         "form": form, "days": days, "slot_count": len(slots), "max_slots": MAX_SLOTS,
         "next_slots": upcoming(brand, count=5) if slots else [],
+        # Best time to post (analytics.best_time): suggestions for new slots from each account's history.
+        "best_times": best_time.brand_suggestions(brand, n=3),
         "tab": "publishing", "subtab": "slots", **perms,
     })
 
@@ -218,11 +221,22 @@ def target_log(request, brand, target_id):
         "can_retry": perms["can_compose"] and target.state in RETRYABLE,
         "can_cancel": perms["can_compose"] and target.state in CANCELABLE,
         "can_delete": perms["can_compose"] and target.state == S.PUBLISHED,
+        **_site_edit_flags(perms["can_compose"], target),
         "comment_status": comment_status(target),
         "can_retry_comment": perms["can_compose"] and comment_status(target) == "failed",
         "paused": brand.publishing_paused or target.account.paused,
         "tab": "publishing", "subtab": "queue", **perms,
     })
+
+
+def _site_edit_flags(can_compose: bool, target) -> dict:
+    """May this person update / unpublish this published post on its network (Joomla)?"""
+    from .site_edits import supports
+
+    ok = can_compose and target.state == S.PUBLISHED and bool(target.external_id)
+    network = target.account.network
+    return {"can_update_on_network": ok and supports(network, "update"),
+            "can_unpublish": ok and supports(network, "unpublish")}
 
 
 def _act(request, brand, target_id, action, done_message):
@@ -259,6 +273,30 @@ def _delete_published(ctx, target):
 @require_POST
 def target_delete(request, brand, target_id):
     return _act(request, brand, target_id, _delete_published, _("The post was deleted from the network."))
+
+
+def _update_published(ctx, target):
+    from .site_edits import do_update_published
+
+    return do_update_published(ctx, target)
+
+
+def _unpublish_published(ctx, target):
+    from .site_edits import do_unpublish_published
+
+    return do_unpublish_published(ctx, target)
+
+
+@brand_view(roles.COMPOSE)
+@require_POST
+def target_update_on_network(request, brand, target_id):
+    return _act(request, brand, target_id, _update_published, _("The post's current text was sent to the network."))
+
+
+@brand_view(roles.COMPOSE)
+@require_POST
+def target_unpublish(request, brand, target_id):
+    return _act(request, brand, target_id, _unpublish_published, _("The post was unpublished on the site."))
 
 
 def _retry_comment(ctx, target):

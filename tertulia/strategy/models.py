@@ -60,3 +60,36 @@ class ContentPillar(BrandScopedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CadencePlan(BrandScopedModel):
+    """How a brand runs the CM's recurring work: which of the cadence's tasks it keeps, on
+    which weekday the weekly ones fall, and when reminders go out (brand time zone)."""
+
+    brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="cadence_plan")
+    disabled_kinds = models.JSONField(default=list, blank=True)
+    report_weekday = models.PositiveSmallIntegerField(_("weekly report day"), default=0)  # Monday
+    planning_weekday = models.PositiveSmallIntegerField(_("weekly planning day"), default=4)  # Friday
+    reminder_hour = models.PositiveSmallIntegerField(_("reminder time"), default=9)
+
+
+class CadenceTask(BrandScopedModel):
+    """One occurrence of a recurring strategic or tactical task (the weekly report, the
+    quarterly audit…), due on a day of the brand's calendar. Created ahead by
+    ``strategy.cadence.ensure_tasks``; one per brand, kind and due day."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="cadence_tasks", db_index=False)
+    kind = models.CharField(max_length=32)
+    due_on = models.DateField()
+    # The period the task is about (the week to report on, the quarter to audit), brand dates.
+    period_start = models.DateField()
+    period_end = models.DateField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_on", "kind"]
+        constraints = [models.UniqueConstraint(fields=["brand", "kind", "due_on"], name="uniq_cadence_task")]
+        indexes = [models.Index(fields=["brand", "done_at", "due_on"], name="strategy_cadence_open")]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_cadence
 
 _o = "brands/<int:brand_id>/strategy/objectives/<int:objective_id>/"
 
@@ -18,4 +18,8 @@ urlpatterns = [
     path("brands/<int:brand_id>/strategy/pillars/<int:pillar_id>/", views.pillar_edit, name="strategy_pillar_edit"),
     path("brands/<int:brand_id>/strategy/pillars/<int:pillar_id>/delete/", views.pillar_delete,
          name="strategy_pillar_delete"),
+    path("brands/<int:brand_id>/strategy/cadence/", views_cadence.cadence_page, name="cadence"),
+    path("brands/<int:brand_id>/strategy/cadence/plan/", views_cadence.cadence_plan, name="cadence_plan"),
+    path("brands/<int:brand_id>/strategy/cadence/tasks/<int:cadence_task_id>/", views_cadence.cadence_mark,
+         name="cadence_mark"),
 ]

@@ -406,3 +406,20 @@ def test_past_schedule_blocks_submission(setup):
     report = composer.validate_post(brand, "Hola", {}, [accounts["x"]], spelling=False,
                                     scheduled_at=timezone.now() - timedelta(hours=1))
     assert "in_the_past" in [i.code for i in report.errors]
+
+
+def test_a_messaging_channel_is_not_a_post_target(brand_a):
+    """WhatsApp is answered from the inbox: a post cannot target it (the page does not offer it
+    and the service refuses it, for the API)."""
+    from django.core.exceptions import ValidationError
+
+    from tertulia.content import composer
+    from tertulia.core.services import Ctx
+    from tertulia.networks.models import SocialAccount
+
+    brand, people = brand_a
+    wa = SocialAccount.objects.create(brand=brand, network="whatsapp", handle="+34600000000", external_id="1")
+    with pytest.raises(ValidationError) as caught:
+        composer.do_create_draft(Ctx(people["owner"]), brand, text="Hola", accounts=[wa])
+    assert "WhatsApp" in caught.value.message_dict["accounts"][0]
+    assert not composer.Post.objects.filter(brand=brand).exists()

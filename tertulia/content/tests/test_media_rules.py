@@ -24,7 +24,29 @@ def codes(problems):
 
 
 def test_every_network_with_images_has_rules():
+    # WordPress articles take any library image.
     assert set(media.NETWORK_IMAGE_RULES) == set(Network.values) - {"wordpress"}
+
+
+def test_joomla_takes_ten_images_of_10_mb():
+    assert media.check_images("joomla", [Img(1200, 630, 10 * 1024 * 1024, "image/webp")] * 10) == []
+    assert codes(media.check_images("joomla", [Img(1200, 630)] * 11)) == ["too_many_images"]
+    assert codes(media.check_images("joomla", [Img(1200, 630, 10 * 1024 * 1024 + 1)])) == ["too_large"]
+
+
+def test_whatsapp_sends_one_jpeg_or_png_of_5_mb():
+    assert media.check_images("whatsapp", [Img(800, 800, 5 * 1024 * 1024, "image/png")]) == []
+    assert codes(media.check_images("whatsapp", [Img(800, 800, mime_type="image/webp")])) == ["format"]
+    assert codes(media.check_images("whatsapp", [Img(800, 800, 5 * 1024 * 1024 + 1)])) == ["too_large"]
+    assert codes(media.check_images("whatsapp", [Img(800, 800)] * 2)) == ["too_many_images"]
+
+
+def test_youtube_takes_one_image_as_the_thumbnail_of_its_video():
+    assert codes(media.check_images("youtube", [Img(1280, 720, 2 * 1024 * 1024, "image/png")])) == []
+    assert codes(media.check_images("youtube", [Img(1280, 720, mime_type="image/webp")])) == ["format"]
+    assert codes(media.check_images("youtube", [Img(1280, 720, 2 * 1024 * 1024 + 1)])) == ["too_large"]
+    assert codes(media.check_images("youtube", [Img(1280, 720)] * 2)) == ["too_many_images"]
+    assert codes(media.check_media("youtube", [Img(1280, 720)])) == ["needs_video"]
 
 
 @pytest.mark.parametrize("size", [(1080, 1080), (1080, 1350), (1080, 566), (1440, 754)])
@@ -105,7 +127,10 @@ def test_fit_report_covers_every_network():
 
 def test_every_message_renders_in_both_languages():
     params = {"limit": 1, "count": 2, "size": 1, "format": "PNG", "width": 1, "height": 1, "min_width": 1,
-              "min_height": 1, "max_width": 1, "max_height": 1, "pixels": 1, "ratio": "1:1", "range": "1:1"}
+              "min_height": 1, "max_width": 1, "max_height": 1, "pixels": 1, "ratio": "1:1", "range": "1:1",
+              # video rules
+              "allowed": "MP4", "codec": "VP9", "duration": "2 s", "rate": "30", "min": 32, "long": 1920,
+              "short": 1200, "recommended": "9:16"}
     for code in media.RULE_MESSAGES:
         problem = media.Problem(code, "x", 1, params)
         for lang in ("es", "en"):

@@ -57,3 +57,18 @@ def test_sqlite_uses_wal_and_foreign_keys(tmp_path):
     assert live["foreign_keys"] == 1
     if not connection.is_in_memory_db():
         assert live["journal_mode"] == "wal"
+
+
+@pytest.mark.django_db
+def test_every_model_change_has_its_migration():
+    """A model edited without its migration works in the tests (built from the models) and breaks
+    the upgrade of a real database: makemigrations must find nothing to do."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
+    except SystemExit:
+        pytest.fail("models changed without a migration:\n" + out.getvalue())

@@ -109,6 +109,13 @@ PARAMS = {
     "source_id": lambda w: w.source.pk,
     "mention_id": lambda w: w.mention.pk,
     "alert_id": lambda w: w.alert.pk,
+    # The CM cadence.
+    "cadence_task_id": lambda w: w.cadence_task.pk,
+    # Reports: an archived report, a schedule, and the report's public link secret (for the
+    # crawl of B, B's stored hash, which must not work as the link).
+    "report_id": lambda w: w.report.pk,
+    "report_schedule_id": lambda w: w.report_schedule.pk,
+    "share_token": lambda w: w.report_raw,
 }
 
 # Public pages: no sign-in, because what they need is in the URL itself.
@@ -123,6 +130,11 @@ PUBLIC = {
     "public_media",
     # Meta's webhook: no session; the X-Hub-Signature-256 of the raw body is the credential.
     "meta_webhook",
+    # WhatsApp's webhook: the same (Meta signs it with the app secret).
+    "whatsapp_webhook",
+    # A report's read-only share link: the token shows that one report (404 when unknown,
+    # revoked or expired).
+    "report_public",
     # A giveaway's public results and verification pages: the public id is the key, and only a
     # giveaway whose commitment is published has them (404 otherwise).
     "giveaway_public",
@@ -133,7 +145,10 @@ PUBLIC = {
 
 # Public routes that refuse a bare GET even from A's owner (positive control), and why.
 # Meta's webhook: a GET without Meta's verify token is refused (403), whoever asks.
-POSITIVE_NOT_OK = {"meta_webhook": 403,
+POSITIVE_NOT_OK = {"meta_webhook": 403, "whatsapp_webhook": 403,
+                   # The world's interaction is not a WhatsApp message, so it has no file to fetch
+                   # (a real one is covered by inbox/tests/test_whatsapp_inbox.py).
+                   "whatsapp_media": 404,
                    # A giveaway's proof and entry list are published by the draw (the world's is not drawn).
                    "giveaway_public_proof": 404, "giveaway_public_entries": 404}
 
@@ -169,10 +184,21 @@ API_STATE_REFUSALS = {
     ("post", "/brands/{brand_id}/listening/sources"): 422,
     ("post", "/brands/{brand_id}/targets/{target_id}/retry"): 422,
     ("post", "/brands/{brand_id}/targets/{target_id}/delete"): 422,
+    # The world's target is not published (and not on Joomla): nothing to change on the site.
+    ("post", "/brands/{brand_id}/targets/{target_id}/update-on-network"): 422,
+    ("post", "/brands/{brand_id}/targets/{target_id}/unpublish"): 422,
     # Its post has no first comment that failed, so there is nothing to post again.
     ("post", "/brands/{brand_id}/targets/{target_id}/retry-comment"): 422,
     # The world's comment came through Mastodon, which cannot hide comments (the reason, 422).
     ("post", "/brands/{brand_id}/interactions/{interaction_id}/hide"): 422,
+    # Reports: the generated bodies carry the shared "kind" value ("faq"), which is no report
+    # kind (422 from the service, after the brand was found).
+    ("post", "/brands/{brand_id}/reports"): 422,
+    ("post", "/brands/{brand_id}/report-schedules"): 422,
+    ("patch", "/brands/{brand_id}/report-schedules/{report_schedule_id}"): 422,
+    # WhatsApp: the world's account and conversation are on Mastodon, which has no templates.
+    ("post", "/brands/{brand_id}/accounts/{account_id}/whatsapp/templates/sync"): 422,
+    ("post", "/brands/{brand_id}/conversations/{conversation_id}/whatsapp-template"): 422,
     # Giveaways: the world's contest has its commitment published and its window open, so it
     # cannot be deleted (it stays on record) nor drawn yet; the generated create body has no
     # post and an empty window (422 with the reasons).
@@ -181,6 +207,9 @@ API_STATE_REFUSALS = {
     ("post", "/brands/{brand_id}/giveaways/{giveaway_id}/draw"): 422,
     # Competitors: the crawl's generated file is a PNG, not CSV text (422 with the reason).
     ("post", "/brands/{brand_id}/competitor-accounts/{competitor_account_id}/import"): 422,
+    # Analytics data imports: the same generated PNG is no web analytics or conversions CSV.
+    ("post", "/brands/{brand_id}/analytics/traffic/import"): 422,
+    ("post", "/brands/{brand_id}/analytics/conversions/import"): 422,
 }
 
 API_METHODS = ("get", "post", "put", "patch", "delete")
@@ -285,6 +314,7 @@ def _values(world: World, *, stored_hash_for_token: bool = False) -> dict:
         values["token"] = world.invitation.token_hash
         values["review_token"] = world.review_link.token_hash
         values["calendar_token"] = world.calendar_token.token_hash
+        values["share_token"] = world.report.share_token_hash
         # What the database tells about a media file (its id and hash), signed with any key
         # but the site's, must not make a public link.
         # A giveaway's public pages are public to whoever holds the public id; a made-up one
@@ -535,7 +565,7 @@ def test_anonymous_visitor_is_sent_to_sign_in(worlds):
             response = client.get(url) if method == "GET" else client.post(url, _form_payload(b))
             found = leaks(response, [s for s in b.secrets if s not in (b.invitation_raw,)])
             if name in ("invitation_accept", "review_link", "calendar_ical", "giveaway_public", "giveaway_public_proof",
-                        "giveaway_public_entries", "giveaway_verify"):
+                        "giveaway_public_entries", "giveaway_verify", "report_public"):
                 # B's real link: the one page a stranger may see, because they hold the secret.
                 continue
             if name in PUBLIC:

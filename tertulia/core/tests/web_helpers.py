@@ -131,6 +131,12 @@ class World:
     source: object = None
     mention: object = None
     alert: object = None
+    # The CM cadence: one overdue task.
+    cadence_task: object = None
+    # Reports (issue 8): an archived report with an active share link, and a schedule.
+    report: object = None
+    report_raw: str = ""  # the share link's secret
+    report_schedule: object = None
 
 
 def populate(brand: Brand, people: dict, marker: str) -> World:
@@ -198,6 +204,8 @@ def _populate_inbox(w: World, marker: str) -> None:
     w.secrets += [w.interaction.text, fan.display_name, w.reply.text, w.saved_reply.title, w.saved_reply.text,
                   w.rule.name]
     _populate_giveaway(w, marker)
+    _populate_cadence(w)
+    _populate_reports(w, marker)
     _populate_listening(w, marker)
 
 
@@ -235,6 +243,37 @@ def _populate_listening(w: World, marker: str) -> None:
         window_end=now, count=30, negative=20, baseline=4.0, samples=[w.mention.pk])
     w.secrets += [w.competitor.name, w.competitor_post.text, w.listening_query.name, w.source.name, w.mention.text,
                   w.mention.author_name]
+
+
+def _populate_cadence(w: World) -> None:
+    from tertulia.strategy.models import CadenceTask
+
+    today = timezone.localdate()
+    w.cadence_task = CadenceTask.objects.create(brand=w.brand, kind="weekly_report", due_on=today - timedelta(days=3),
+                                                period_start=today - timedelta(days=10),
+                                                period_end=today - timedelta(days=4))
+
+
+def _populate_reports(w: World, marker: str) -> None:
+    from tertulia.reports.blocks import Paragraphs, ReportData, Section
+    from tertulia.reports.models import Report, ReportSchedule
+
+    today = timezone.localdate()
+    data = ReportData(kind="weekly", brand_id=w.brand.pk, language="en", title=f"{marker} weekly report title",
+                      period_start=today - timedelta(days=7), period_end=today - timedelta(days=1),
+                      sections=[Section(id="summary", title="Summary",
+                                        blocks=[Paragraphs(items=[f"{marker} report summary sentence"])])])
+    raw, hashed = Report.new_token()
+    w.report = Report.objects.create(
+        brand=w.brand, kind="weekly", title=data.title, period_start=data.period_start, period_end=data.period_end,
+        language="en", data=data.to_json(), created_by=w.people["owner"], share_token_hash=hashed,
+        share_created_at=timezone.now(), share_expires_at=timezone.now() + timedelta(days=7))
+    w.report_raw = raw
+    w.report_schedule = ReportSchedule.objects.create(
+        brand=w.brand, kind="weekly", weekday=0, recipients=[f"{marker.lower()}.boss@example.com"],
+        next_run_at=timezone.now() + timedelta(days=2), created_by=w.people["owner"])
+    w.secrets += [w.report.title, f"{marker} report summary sentence", w.report_raw,
+                  f"{marker.lower()}.boss@example.com"]
 
 
 def _populate_giveaway(w: World, marker: str) -> None:

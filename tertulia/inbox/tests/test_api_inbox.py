@@ -110,6 +110,11 @@ OPERATIONS = {
     "conversation.list": ("get", "/brands/{brand}/conversations", None, roles.VIEW, 200),
     "conversation.get": ("get", C, None, roles.VIEW, 200),
     "conversation.reply": ("post", C + "/reply", {"text": "Abrimos a las 9, ¡gracias!"}, roles.REPLY, 201),
+    # WhatsApp's window and templates (networks/whatsapp/api.py): the world's conversation is on
+    # another network, so it has no window to respect and no templates to send (422).
+    "conversation.whatsapp_window": ("get", C + "/whatsapp-window", None, roles.VIEW, 200),
+    "conversation.whatsapp_template": ("post", C + "/whatsapp-template", {"template_id": 1, "params": []},
+                                       roles.REPLY, 422),
     "conversation.assign": ("post", C + "/assign", {"user_id": None}, roles.REPLY, 200),
     "conversation.status": ("post", C + "/status", {"new_status": "closed"}, roles.REPLY, 200),
     "conversation.labels": ("post", C + "/labels", {"add": ["vip"]}, roles.REPLY, 200),

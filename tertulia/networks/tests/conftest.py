@@ -14,3 +14,6 @@ def _fresh_rate_buckets():
     BUCKETS.clear()
 from tests.fakes.telegram_plugin import fake_telegram, telegram, telegram_http_config  # noqa: F401
 from tests.fakes.wordpress_plugin import fake_wordpress, wordpress, wordpress_http_config  # noqa: F401
+from tests.fakes.joomla_plugin import fake_joomla, joomla, joomla_http_config  # noqa: F401
+from tests.fakes.youtube_plugin import fake_youtube, youtube, youtube_http_config  # noqa: F401
+from tests.fakes.whatsapp_plugin import fake_whatsapp, whatsapp, whatsapp_http_config  # noqa: F401

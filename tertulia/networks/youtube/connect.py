@@ -1,0 +1,160 @@
+"""Signing a YouTube channel in: Google's OAuth 2.0 for web server apps, with PKCE (S256) and
+offline access (developers.google.com/identity/protocols/oauth2/web-server).
+
+- consent page: ``{auth}/o/oauth2/v2/auth`` with ``response_type=code``, ``client_id``,
+  ``redirect_uri``, ``scope``, ``state``, ``code_challenge``, ``access_type=offline`` (a refresh
+  token) and ``prompt=consent`` (Google sends the refresh token only on a consent screen);
+- token endpoint: ``{token}/token``, form-encoded, with the client id and secret in the form;
+- access tokens last an hour; the refresh token is not rotated (an answer without one keeps
+  the stored one). A revoked or expired refresh token answers ``400 invalid_grant``: the
+  account needs reconnecting. (Apps still in Google's "testing" publishing status get refresh
+  tokens that expire after seven days.)
+
+The network calls only; the views keep the session and the messages.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from .. import oauth_flow
+from ..base import AuthorizationRequest, Credentials, Profile, pkce_pair
+from ..errors import AuthExpired, Permanent, Retryable
+from ..http import MSG_MALFORMED, HttpClient, HttpConfig, clean_text
+
+DEFAULT_AUTH = "https://accounts.google.com"
+DEFAULT_TOKEN = "https://oauth2.googleapis.com"
+DEFAULT_API = "https://www.googleapis.com"
+# youtube.upload: videos.insert and thumbnails.set; youtube.force-ssl: read the channel,
+# comments and statistics, reply to comments, delete videos.
+SCOPES = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.force-ssl"
+
+MSG_CODE_REFUSED = _("Google did not accept the sign-in code. Start again.")
+MSG_APP_REFUSED = _("Google did not accept Tertulia's Google app credentials. Check YOUTUBE_CLIENT_ID and "
+                    "YOUTUBE_CLIENT_SECRET.")
+MSG_REFRESH_REFUSED = _("Google no longer accepts this YouTube channel's sign-in (it was revoked, or it expired). "
+                        "Reconnect the account.")
+MSG_NO_TOKEN = _("Google did not give Tertulia access to the YouTube channel.")
+
+
+def http_config() -> HttpConfig:
+    return HttpConfig(**getattr(settings, "PUBLISHING", {}).get("HTTP", {}))
+
+
+def auth_base() -> str:
+    return oauth_flow.endpoint("youtube", "auth", DEFAULT_AUTH)
+
+
+def token_base() -> str:
+    return oauth_flow.endpoint("youtube", "token", DEFAULT_TOKEN)
+
+
+def api_base() -> str:
+    return oauth_flow.endpoint("youtube", "api", DEFAULT_API)
+
+
+def app() -> tuple[str, str]:
+    conf = oauth_flow.app_settings("youtube")
+    return str(conf.get("client_id") or ""), str(conf.get("client_secret") or "")
+
+
+def authorization_request(client_id: str, redirect_uri: str, *, auth_url: str = "",
+                          scopes: str = SCOPES) -> AuthorizationRequest:
+    verifier, challenge = pkce_pair()
+    state = secrets.token_urlsafe(32)
+    query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+                       "scope": scopes, "state": state, "code_challenge": challenge,
+                       "code_challenge_method": "S256", "access_type": "offline", "prompt": "consent",
+                       "include_granted_scopes": "true"})
+    return AuthorizationRequest(url=f"{(auth_url or auth_base()).rstrip('/')}/o/oauth2/v2/auth?{query}",
+                                state=state, code_verifier=verifier)
+
+
+def _token_call(token_url: str, client_id: str, client_secret: str, form: dict[str, str], *,
+                http_config: HttpConfig | None, refreshing: bool) -> Credentials:
+    form = {**form, "client_id": client_id, "client_secret": client_secret}
+    client = HttpClient(token_url, config=http_config, network="youtube", account_key=f"youtube-oauth:{client_id}")
+    try:
+        response = client.request("POST", "/token", data=form, auth=False, bucket="POST /token",
+                                  accept={400, 401, 403})
+    finally:
+        client.close()
+    data = response.data if isinstance(response.data, dict) else {}
+    if response.status >= 400:
+        error = clean_text(str(data.get("error") or ""), 100)
+        detail = clean_text(f"{response.status} {error}: {data.get('error_description') or response.text}", 500)
+        if error in ("invalid_client", "unauthorized_client") or response.status == 401:
+            raise Permanent(MSG_APP_REFUSED, detail=detail, status=response.status)
+        if refreshing:
+            raise AuthExpired(MSG_REFRESH_REFUSED, detail=detail, status=response.status)
+        raise Permanent(MSG_CODE_REFUSED, detail=detail, status=response.status)
+    token = data.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise Retryable(MSG_MALFORMED, detail="token answer without access_token", status=response.status)
+    expires_in = data.get("expires_in")
+    expires_at = None
+    if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) and expires_in > 0:
+        expires_at = datetime.now(timezone.utc) + timedelta(seconds=float(expires_in))
+    refresh = data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else ""
+    return Credentials(access_token=token, refresh_token=refresh or "", expires_at=expires_at,
+                       scope=clean_text(str(data.get("scope") or ""), 500), token_type="Bearer")
+
+
+def exchange_code(token_url: str, client_id: str, client_secret: str, code: str, code_verifier: str,
+                  redirect_uri: str, *, http_config: HttpConfig | None = None) -> Credentials:
+    credentials = _token_call(token_url, client_id, client_secret,
+                              {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                               "code_verifier": code_verifier}, http_config=http_config, refreshing=False)
+    if not credentials.access_token:
+        raise Permanent(MSG_NO_TOKEN)
+    return credentials
+
+
+def refresh_tokens(token_url: str, client_id: str, client_secret: str, current: Credentials, *,
+                   http_config: HttpConfig | None = None) -> Credentials:
+    """Renew with the refresh token; Google normally sends no new one, so the stored one stays."""
+    fresh = _token_call(token_url, client_id, client_secret,
+                        {"grant_type": "refresh_token", "refresh_token": current.refresh_token},
+                        http_config=http_config, refreshing=True)
+    if not fresh.refresh_token:
+        fresh = Credentials(access_token=fresh.access_token, refresh_token=current.refresh_token,
+                            expires_at=fresh.expires_at, scope=fresh.scope or current.scope)
+    return fresh
+
+
+@dataclass(frozen=True)
+class Approved:
+    credentials: Credentials
+    profile: Profile
+    base_url: str
+
+
+def start(redirect_uri: str) -> AuthorizationRequest:
+    client_id, _secret = app()
+    return authorization_request(client_id, redirect_uri)
+
+
+def finish(code: str, code_verifier: str, redirect_uri: str, *, config: HttpConfig | None = None) -> Approved:
+    """Exchange the code and read which channel it is (``channels.list mine=true``)."""
+    from .connector import YouTubeConnector
+    from .quota import DatabaseLedger
+
+    config = config or http_config()
+    client_id, client_secret = app()
+    credentials = exchange_code(token_base(), client_id, client_secret, code, code_verifier, redirect_uri,
+                                http_config=config)
+    if not credentials.refresh_token:
+        # Without offline access the channel would need reconnecting every hour.
+        raise Permanent(MSG_NO_TOKEN, detail="no refresh_token in the code exchange")
+    base = api_base()
+    with YouTubeConnector(base_url=base, credentials=credentials, http_config=config, client_id=client_id,
+                          client_secret=client_secret, token_url=token_base(), quota=DatabaseLedger(),
+                          account_key=f"connect:youtube:{secrets.token_hex(4)}") as connector:
+        profile = connector.fetch_profile()
+    return Approved(credentials=credentials, profile=profile, base_url=base)
