@@ -22,7 +22,7 @@ def whatsapp_http_config():
     """Short timeouts, and loopback allowed explicitly (DESIGN.md §7)."""
     from tertulia.networks.http import HttpConfig
 
-    return HttpConfig(connect_timeout=2.0, read_timeout=1.0, write_timeout=2.0, allow_private_networks=True)
+    return HttpConfig(connect_timeout=2.0, read_timeout=2.5, write_timeout=2.5, allow_private_networks=True)
 
 
 @pytest.fixture
