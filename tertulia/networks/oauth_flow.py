@@ -15,6 +15,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from django.conf import settings
@@ -27,8 +28,9 @@ from django.utils.translation import gettext as _
 from tertulia.core import roles
 from tertulia.core.scoping import get_brand
 
-from .base import AuthorizationRequest
-from .errors import ConnectorError
+from .base import AuthorizationRequest, Credentials
+from .errors import AuthExpired, ConnectorError, Permanent, Retryable
+from .http import MSG_MALFORMED, clean_text
 
 log = logging.getLogger(__name__)
 PENDING_SECONDS = 15 * 60  # how long a consent page may stay open
@@ -125,3 +127,30 @@ def connected(request, account, created: bool) -> None:
     else:
         messages.success(request, _("Reconnected %(handle)s; its posts and history are kept.")
                          % {"handle": account.handle})
+
+
+def token_answer(response, *, refreshing: bool, app_refused, refresh_refused, code_refused) -> Credentials:
+    """The credentials in an OAuth 2 token endpoint's answer (RFC 6749 §5), or the error it
+    means: the app's own credentials refused → ``Permanent(app_refused)``; a refused refresh
+    token (revoked, expired or spent) → ``AuthExpired(refresh_refused)``; a refused sign-in code
+    → ``Permanent(code_refused)``; an answer without an access token → ``Retryable``. The
+    messages are the network's (they name it and its settings)."""
+    data = response.data if isinstance(response.data, dict) else {}
+    if response.status >= 400:
+        error = clean_text(str(data.get("error") or ""), 100)
+        detail = clean_text(f"{response.status} {error}: {data.get('error_description') or response.text}", 500)
+        if error in ("invalid_client", "unauthorized_client") or response.status == 401:
+            raise Permanent(app_refused, detail=detail, status=response.status)
+        if refreshing:
+            raise AuthExpired(refresh_refused, detail=detail, status=response.status)
+        raise Permanent(code_refused, detail=detail, status=response.status)
+    token = data.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise Retryable(MSG_MALFORMED, detail="token answer without access_token", status=response.status)
+    expires_in = data.get("expires_in")
+    expires_at = None
+    if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) and expires_in > 0:
+        expires_at = datetime.now(timezone.utc) + timedelta(seconds=float(expires_in))
+    refresh = data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else ""
+    return Credentials(access_token=token, refresh_token=refresh or "", expires_at=expires_at,
+                       scope=clean_text(str(data.get("scope") or ""), 500), token_type="Bearer")

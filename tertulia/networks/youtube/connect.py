@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -25,8 +24,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import oauth_flow
 from ..base import AuthorizationRequest, Credentials, Profile, pkce_pair
-from ..errors import AuthExpired, Permanent, Retryable
-from ..http import MSG_MALFORMED, HttpClient, HttpConfig, clean_text
+from ..errors import Permanent
+from ..http import HttpClient, HttpConfig
 
 DEFAULT_AUTH = "https://accounts.google.com"
 DEFAULT_TOKEN = "https://oauth2.googleapis.com"
@@ -85,25 +84,8 @@ def _token_call(token_url: str, client_id: str, client_secret: str, form: dict[s
                                   accept={400, 401, 403})
     finally:
         client.close()
-    data = response.data if isinstance(response.data, dict) else {}
-    if response.status >= 400:
-        error = clean_text(str(data.get("error") or ""), 100)
-        detail = clean_text(f"{response.status} {error}: {data.get('error_description') or response.text}", 500)
-        if error in ("invalid_client", "unauthorized_client") or response.status == 401:
-            raise Permanent(MSG_APP_REFUSED, detail=detail, status=response.status)
-        if refreshing:
-            raise AuthExpired(MSG_REFRESH_REFUSED, detail=detail, status=response.status)
-        raise Permanent(MSG_CODE_REFUSED, detail=detail, status=response.status)
-    token = data.get("access_token")
-    if not isinstance(token, str) or not token:
-        raise Retryable(MSG_MALFORMED, detail="token answer without access_token", status=response.status)
-    expires_in = data.get("expires_in")
-    expires_at = None
-    if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) and expires_in > 0:
-        expires_at = datetime.now(timezone.utc) + timedelta(seconds=float(expires_in))
-    refresh = data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else ""
-    return Credentials(access_token=token, refresh_token=refresh or "", expires_at=expires_at,
-                       scope=clean_text(str(data.get("scope") or ""), 500), token_type="Bearer")
+    return oauth_flow.token_answer(response, refreshing=refreshing, app_refused=MSG_APP_REFUSED,
+                                   refresh_refused=MSG_REFRESH_REFUSED, code_refused=MSG_CODE_REFUSED)
 
 
 def exchange_code(token_url: str, client_id: str, client_secret: str, code: str, code_verifier: str,
