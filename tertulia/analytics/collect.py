@@ -32,17 +32,16 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from tertulia.core import notes
+from tertulia.core import notes, workers
 from tertulia.networks.errors import (
     Ambiguous,
     AuthExpired,
@@ -176,12 +175,8 @@ def collect_due_accounts(now: datetime | None = None, limit: int | None = None) 
     limit = int(limit or conf("LIMIT"))
     ensure_syncs(now)
     claimed = claim_due(now, limit)
-    workers = _workers()
-    if workers <= 1 or len(claimed) <= 1:
-        results = [_collect_one(sync_id, now) for sync_id in claimed]
-    else:
-        with ThreadPoolExecutor(max_workers=min(workers, len(claimed)), thread_name_prefix="tertulia-metrics") as pool:
-            results = list(pool.map(lambda sync_id: _collect_threaded(sync_id, now), claimed))
+    results = workers.run_each(lambda sync_id: _collect_one(sync_id, now), claimed,
+                             workers=workers.pool_size(conf("WORKERS")), name="tertulia-metrics")
     out = {"claimed": len(claimed), "samples": 0, "outcomes": {}}
     for account_id, outcome in results:
         if account_id is None:
@@ -191,17 +186,6 @@ def collect_due_accounts(now: datetime | None = None, limit: int | None = None) 
     return out
 
 
-def _workers() -> int:
-    huey_conf = getattr(settings, "HUEY", {}) or {}
-    return 1 if huey_conf.get("immediate") else max(1, int(conf("WORKERS")))
-
-
-def _collect_threaded(sync_id: int, now: datetime):
-    close_old_connections()
-    try:
-        return _collect_one(sync_id, now)
-    finally:
-        close_old_connections()
 
 
 def _collect_one(sync_id: int, now: datetime) -> tuple[int | None, Outcome]:

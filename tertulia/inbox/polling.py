@@ -30,17 +30,16 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from tertulia.core import notes
+from tertulia.core import notes, workers
 from tertulia.networks import base
 from tertulia.networks.errors import Ambiguous, AuthExpired, ConnectorError, Permanent, RateLimited, Retryable
 from tertulia.networks.models import SocialAccount
@@ -203,12 +202,8 @@ def poll_due_accounts(now: datetime | None = None, limit: int | None = None) -> 
     result = RunResult()
     claimed = claim_due(now, limit)  # committed: every lease is on record before any request
     result.claimed = len(claimed)
-    workers = _workers()
-    if workers <= 1 or len(claimed) <= 1:
-        outcomes = [_poll_one(sync_id, now) for sync_id in claimed]
-    else:
-        with ThreadPoolExecutor(max_workers=min(workers, len(claimed)), thread_name_prefix="tertulia-poll") as pool:
-            outcomes = list(pool.map(lambda sync_id: _poll_threaded(sync_id, now), claimed))
+    outcomes = workers.run_each(lambda sync_id: _poll_one(sync_id, now), claimed,
+                              workers=workers.pool_size(conf("WORKERS")), name="tertulia-poll")
     for account_id, outcome in outcomes:
         if account_id is None:
             continue
@@ -239,18 +234,6 @@ def poll_now(account_ids: Sequence[int], now: datetime | None = None) -> dict[in
     return outcomes
 
 
-def _workers() -> int:
-    huey_conf = getattr(settings, "HUEY", {}) or {}
-    return 1 if huey_conf.get("immediate") else max(1, int(conf("WORKERS")))
-
-
-def _poll_threaded(sync_id: int, now: datetime):
-    """``_poll_one`` on a pool thread, with its own database connection."""
-    close_old_connections()
-    try:
-        return _poll_one(sync_id, now)
-    finally:
-        close_old_connections()
 
 
 def _poll_one(sync_id: int, now: datetime) -> tuple[int | None, PollOutcome]:

@@ -26,20 +26,19 @@ import calendar
 import hashlib
 import logging
 import random
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from tertulia.core import notes, roles
+from tertulia.core import notes, roles, workers
 from tertulia.core.services import Ctx, _log, _require
 from tertulia.networks.errors import AuthExpired, ConnectorError, Permanent, RateLimited, Unsupported
 
@@ -155,31 +154,14 @@ def poll_due_sources(now: datetime | None = None, limit: int | None = None) -> d
     result = RunResult()
     claimed = claim_due(now, int(limit or conf("LIMIT")))
     result.claimed = len(claimed)
-    workers = _workers()
-    if workers <= 1 or len(claimed) <= 1:
-        outcomes = [_poll_one(source_id, now) for source_id in claimed]
-    else:
-        # A slow site must not hold the others past their leases: read them side by side.
-        with ThreadPoolExecutor(max_workers=min(workers, len(claimed)), thread_name_prefix="tertulia-listen") as pool:
-            outcomes = list(pool.map(lambda source_id: _poll_threaded(source_id, now), claimed))
+    outcomes = workers.run_each(lambda source_id: _poll_one(source_id, now), claimed,
+                              workers=workers.pool_size(conf("WORKERS")), name="tertulia-listen")
     for source_id, outcome in zip(claimed, outcomes):
         result.outcomes[source_id] = outcome.status
         result.created += outcome.created
     return result.as_dict()
 
 
-def _workers() -> int:
-    huey_conf = getattr(settings, "HUEY", {}) or {}
-    return 1 if huey_conf.get("immediate") else max(1, int(conf("WORKERS")))
-
-
-def _poll_threaded(source_id: int, now: datetime) -> PollOutcome:
-    """``_poll_one`` on a pool thread, with its own database connection."""
-    close_old_connections()
-    try:
-        return _poll_one(source_id, now)
-    finally:
-        close_old_connections()
 
 
 def poll_now(ctx: Ctx, source: Source, now: datetime | None = None) -> PollOutcome:
