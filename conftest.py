@@ -28,20 +28,38 @@ def pytest_configure(config):
 SAME_ON_EVERY_DATABASE = (
     "tertulia/content/tests/", "tertulia/networks/tests/", "tertulia/nlp/tests/",
     "tertulia/giveaways/tests/test_draw.py", "tertulia/analytics/tests/test_kpis.py",
-    "tertulia/core/tests/test_i18n_catalogs.py", "tests/test_run_command.py",
+    "tertulia/core/tests/test_i18n_catalogs.py", "tests/test_run_command.py", "tests/test_bench_load.py",
     "tertulia/reports/tests/test_summary.py", "tertulia/strategy/tests/test_workload.py",
     "tertulia/analytics/tests/test_charts.py",
+    "tertulia/core/tests/test_migration_safety.py",  # reads the migration files only
     "tertulia/analytics/tests/test_traffic_parse.py",
-    "tertulia/reports/tests/test_audit_rules.py",
+    "tertulia/reports/tests/test_audit_rules.py", "tertulia/reports/tests/test_problems.py",
     # Reports: the schedule arithmetic, the period defaults and the PDF fetcher (their
     # database tests, which use the brand fixtures, still run on every database).
     "tertulia/reports/tests/test_weekly_schedule.py", "tertulia/reports/tests/test_engine.py",
     "tertulia/reports/tests/test_pdf.py",
+    # Security review: the route lists, the SSRF table and the redirect-target checks (their
+    # database tests still run on every database).
+    "tertulia/core/tests/test_security_routes.py", "tertulia/core/tests/test_security_ssrf.py",
+    "tertulia/core/tests/test_security_redirects.py",
+    # bandit over the code and the pip-audit helper: no database.
+    "tertulia/core/tests/test_static_analysis.py",
+    # Fault tests whose consumers bring their own databases (a SQLite file, a private PostgreSQL
+    # cluster and Redis server): the same on both passes.
+    "tests/faults/test_sigkill_queues.py", "tests/faults/test_postgres_faults.py",
 )
+# Tests whose subject is PostgreSQL itself (several processes share pytest-django's PostgreSQL
+# test database): CI's SQLite pass leaves them out instead of skipping them.
+POSTGRESQL_ONLY = ("tests/test_production_layout.py",)
 _DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
 
 
 def pytest_collection_modifyitems(config, items):
+    if IN_CI and not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        postgresql_only = [item for item in items if item.nodeid.startswith(POSTGRESQL_ONLY)]
+        if postgresql_only:
+            config.hook.pytest_deselected(items=postgresql_only)
+            items[:] = [item for item in items if not item.nodeid.startswith(POSTGRESQL_ONLY)]
     if os.environ.get("TERTULIA_DATABASE_TESTS_ONLY", "") != "1":
         return
     keep, leave = [], []

@@ -166,6 +166,12 @@ def main() -> int:
 
             last = Post.objects.filter(brand__organization__is_demo=True).order_by("-created_at").first()
             today = last.created_at.date() if last else today
+        # The per-day inbox cache (inbox.daily) of a kept database migrated since it was filled:
+        # what the periodic task does in the background (a fresh fill already built it).
+        from tertulia.inbox import daily
+
+        t_days = time.perf_counter()
+        log(f"inbox days rebuilt: {daily.rebuild_all()} in {time.perf_counter() - t_days:.1f} s")
         fill_seconds = time.perf_counter() - t0
         if args.fill_only:
             log(f"filled in {fill_seconds:.0f} s")

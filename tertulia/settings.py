@@ -286,6 +286,43 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
+# Media on S3-compatible storage (AWS S3, MinIO, Ceph, Scaleway, R2...) instead of the local disk:
+# MEDIA_STORAGE=s3 and the AWS_* variables below (django-storages). Objects are private (no
+# public ACL) and any URL the storage makes is signed and expires; Tertulia itself never links to
+# the bucket: media go out through its own views, which check the brand, and every read and
+# write goes through the storage API, so the web processes and consumers share one bucket.
+MEDIA_STORAGE = envstr("MEDIA_STORAGE", "local").strip().lower() or "local"
+if MEDIA_STORAGE == "s3":
+    if not envstr("AWS_STORAGE_BUCKET_NAME"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": envstr("AWS_STORAGE_BUCKET_NAME"),
+            # Empty: AWS itself; MinIO and the others: their address, e.g. https://minio.internal:9000
+            "endpoint_url": envstr("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": envstr("AWS_S3_REGION_NAME") or None,
+            # Empty: boto3's own chain (instance role, ~/.aws, AWS_* environment).
+            "access_key": envstr("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": envstr("AWS_SECRET_ACCESS_KEY") or None,
+            "custom_domain": envstr("AWS_S3_CUSTOM_DOMAIN") or None,
+            "location": envstr("AWS_LOCATION", "").strip("/"),
+            "addressing_style": envstr("AWS_S3_ADDRESSING_STYLE") or None,  # "path" for most MinIO set-ups
+            "signature_version": "s3v4",
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": envint("AWS_QUERYSTRING_EXPIRE", "3600"),
+            "file_overwrite": False,  # a name already taken gets a suffix, as on the local disk
+            # A file read back (a video to publish) spills from memory to a temporary file past 10 MB.
+            "max_memory_size": envint("AWS_S3_MAX_MEMORY_SIZE", str(10 * 1024 * 1024)),
+        },
+    }
+elif MEDIA_STORAGE != "local":
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be 'local' or 's3', not {MEDIA_STORAGE!r}.")
 # Media library uploads (tertulia/content/media.py): the most bytes and pixels per image.
 # MEDIA_ROOT is never served as is: files go out through a view that checks the brand.
 MEDIA_MAX_UPLOAD_BYTES = envint("MEDIA_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))
@@ -310,6 +347,10 @@ EMAIL_USE_TLS = envbool("EMAIL_USE_TLS")
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "10")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Tertulia <tertulia@localhost>")
 INVITATION_TTL_DAYS = envint("INVITATION_TTL_DAYS", "7")
+# Data safety (tertulia/core/brand_lifecycle.py): a deleted brand can be restored for this many
+# days, then it is purged for good; a brand export's download link lasts this many hours.
+BRAND_DELETE_GRACE_DAYS = envint("BRAND_DELETE_GRACE_DAYS", "30")
+BRAND_EXPORT_TTL_HOURS = envint("BRAND_EXPORT_TTL_HOURS", "48")
 
 LOGGING = {
     "version": 1,
@@ -317,6 +358,15 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
 }
+
+# --- Operations: /healthz, /readyz, /metrics (tertulia/core/views_ops.py) --------------------
+# METRICS_TOKEN: Prometheus sends ``Authorization: Bearer <token>``. Unset: /metrics answers only
+# direct requests from this machine (loopback, no proxy in between). HEALTH_CHECK_TIMEOUT: seconds
+# each readiness check (database, queue) may take before /readyz answers 503.
+METRICS_TOKEN = _read_secret("METRICS_TOKEN", "METRICS_TOKEN_FILE", VAR_DIR / "metrics_token")
+HEALTH_CHECK_TIMEOUT = float(envstr("HEALTH_CHECK_TIMEOUT", "3"))
+# Probes and scrapers inside the network often speak plain HTTP to the web process itself.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- API -------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50

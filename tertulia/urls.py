@@ -4,6 +4,7 @@ from tertulia.api.api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("", include("tertulia.core.urls_ops")),
     path("", include("tertulia.content.urls")),
     path("", include("tertulia.content.urls_calendar")),
     path("", include("tertulia.content.urls_compose")),

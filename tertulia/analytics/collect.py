@@ -102,7 +102,7 @@ class Outcome:
 
 def _jitter(seconds: float) -> float:
     spread = float(conf("JITTER"))
-    return max(1.0, seconds * (1 + random.uniform(-spread, spread)))
+    return max(1.0, seconds * (1 + random.uniform(-spread, spread)))  # nosec B311 # jitter/spread for timing or seeded demo data, not security
 
 
 def backoff(failures: int) -> float:
@@ -140,7 +140,7 @@ def ensure_syncs(now: datetime) -> int:
 
 def _due(now: datetime):
     account_ok = Q(account__status=SocialAccount.Status.CONNECTED, account__paused=False,
-                   account__brand__organization__is_demo=False)
+                   account__brand__organization__is_demo=False, account__brand__deleted_at__isnull=True)
     return (MetricsSync.objects.filter(account_ok, next_run_at__lte=now)
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
             .filter(Q(account__blocked_until__isnull=True) | Q(account__blocked_until__lte=now))

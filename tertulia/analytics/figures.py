@@ -27,6 +27,7 @@ The trend compares the period with the previous one of the same length: "up", "d
 from __future__ import annotations
 
 import calendar
+import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,9 @@ class Period:
     last_day: date
     tz: ZoneInfo
     kind: str = "custom"
+    # The current month, quarter or year runs to its end, but only its days up to ``through``
+    # (today) have happened: the comparison period then covers as many days, not a whole one.
+    through: date | None = None
 
     def __post_init__(self):
         if self.last_day < self.first_day:
@@ -87,17 +91,23 @@ class Period:
         return (self.last_day - self.first_day).days + 1
 
     def previous(self) -> Period:
-        """The comparison period: the previous month/quarter/year for those kinds, else the
-        same number of days just before."""
+        """The comparison period: the previous month/quarter/year for those kinds (to the same
+        day of it when this one is to date: 1–26 October for 1–26 November), else the same
+        number of days just before."""
         if self.kind == "month":
-            return Period.month(self.tz, *_shift_month(self.first_day.year, self.first_day.month, -1))
-        if self.kind == "quarter":
+            previous = Period.month(self.tz, *_shift_month(self.first_day.year, self.first_day.month, -1))
+        elif self.kind == "quarter":
             y, m = _shift_month(self.first_day.year, self.first_day.month, -3)
-            return Period.quarter(self.tz, y, (m - 1) // 3 + 1)
-        if self.kind == "year":
-            return Period.year(self.tz, self.first_day.year - 1)
-        last = self.first_day - timedelta(days=1)
-        return Period(last - timedelta(days=self.days - 1), last, self.tz, self.kind)
+            previous = Period.quarter(self.tz, y, (m - 1) // 3 + 1)
+        elif self.kind == "year":
+            previous = Period.year(self.tz, self.first_day.year - 1)
+        else:
+            last = self.first_day - timedelta(days=1)
+            return Period(last - timedelta(days=self.days - 1), last, self.tz, self.kind)
+        if self.through is None or self.through >= self.last_day:
+            return previous
+        elapsed = timedelta(days=max(0, (self.through - self.first_day).days))
+        return Period(previous.first_day, min(previous.last_day, previous.first_day + elapsed), self.tz, self.kind)
 
     # Constructors ------------------------------------------------------------------------
     @classmethod
@@ -149,7 +159,7 @@ class Period:
         today = today or datetime.now(tz).date()
         if kind in ("7d", "30d", "90d"):
             return cls.last_days(tz, int(kind[:-1]), last_day=today)
-        return cls.containing(kind, tz, today)
+        return dataclasses.replace(cls.containing(kind, tz, today), through=today)
 
 
 def _shift_month(year: int, month: int, delta: int) -> tuple[int, int]:
@@ -199,7 +209,7 @@ def _aggregate(brand_ids: Sequence[int], period: Period, group: str | tuple[str,
         brand_ids = [-1]
     groups = (group,) if isinstance(group, str) else tuple(group or ())
     select = [f"{g} AS _g{i}" for i, g in enumerate(groups)] + [f"{sql} AS {name}" for name, sql in _AGG_COLUMNS]
-    sql = (f"SELECT {', '.join(select)} FROM {PostMetricLatest._meta.db_table} "
+    sql = (f"SELECT {', '.join(select)} FROM {PostMetricLatest._meta.db_table} "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
            f"WHERE brand_id IN ({', '.join(['%s'] * len(brand_ids))}) AND published_at >= %s AND published_at < %s")
     if groups:
         sql += " GROUP BY " + ", ".join(f"_g{i}" for i in range(len(groups)))
@@ -354,7 +364,7 @@ def top_posts(brand_ids: Sequence[int], period: Period, n: int = 5, *, bottom: b
     ids = [int(b) for b in brand_ids] or [-1]
     rate = "(COALESCE(likes, 0) + COALESCE(comments, 0) + COALESCE(shares, 0) + COALESCE(saves, 0)) * 1.0 / reach"
     order = f"{rate} ASC, reach DESC, published_at ASC" if bottom else f"{rate} DESC, reach DESC, published_at DESC"
-    sql = (f"SELECT id FROM {PostMetricLatest._meta.db_table} WHERE brand_id IN ({', '.join(['%s'] * len(ids))}) "
+    sql = (f"SELECT id FROM {PostMetricLatest._meta.db_table} WHERE brand_id IN ({', '.join(['%s'] * len(ids))}) "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
            f"AND published_at >= %s AND published_at < %s AND {_ER_SQL} ORDER BY {order}, id LIMIT %s")
     with connection.cursor() as cursor:
         cursor.execute(sql, [*ids, connection.ops.adapt_datetimefield_value(period.start),
@@ -422,9 +432,9 @@ def followers_at(account_ids: Sequence[int], *instants: datetime) -> list[dict[i
         return [{} for _ in instants]
     table = ProfileSnapshot._meta.db_table
     subqueries = ", ".join(
-        f"(SELECT s.followers FROM {table} s WHERE s.account_id = a.id AND s.taken_at < %s "
+        f"(SELECT s.followers FROM {table} s WHERE s.account_id = a.id AND s.taken_at < %s "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
         f"AND s.followers IS NOT NULL ORDER BY s.taken_at DESC LIMIT 1)" for _ in instants)
-    sql = (f"SELECT a.id, {subqueries} FROM {SocialAccount._meta.db_table} a "
+    sql = (f"SELECT a.id, {subqueries} FROM {SocialAccount._meta.db_table} a "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
            f"WHERE a.id IN ({', '.join(['%s'] * len(ids))})")
     params = [connection.ops.adapt_datetimefield_value(i) for i in instants] + ids
     out: list[dict[int, int]] = [{} for _ in instants]
@@ -502,14 +512,14 @@ class SentimentMix:
 
 
 def sentiment_mix(brand_ids: Sequence[int], period: Period) -> SentimentMix:
-    from tertulia.inbox.models import Interaction
+    from . import inbox_metrics
 
-    # Grouped by the sentiment column itself (COUNT(*), no other column), so that the covering
-    # index inbox_inter_sentiment (brand, created_at, direction, sentiment) answers it alone:
-    # an index-only range scan, the table is never read.
-    counts = dict(Interaction.objects.filter(brand_id__in=list(brand_ids), created_at__gte=period.start,
-                                             created_at__lt=period.end, direction=Interaction.Direction.INBOUND)
-                  .order_by().values_list("sentiment").annotate(n=Count("*")).values_list("sentiment", "n"))
+    # Whole UTC days from the inbox's per-day cache, the edges live from the covering index
+    # inbox_inter_sentiment (brand, created_at, direction, sentiment): never the table itself.
+    return _sentiment(inbox_metrics.sentiment_counts(brand_ids, period.start, period.end))
+
+
+def _sentiment(counts: dict[str, int]) -> SentimentMix:
     negative, neutral, positive = (counts.get(name, 0) for name in ("negative", "neutral", "positive"))
     return SentimentMix(negative, neutral, positive, sum(counts.values()) - negative - neutral - positive)
 
@@ -799,7 +809,7 @@ def dashboard(brand_ids: Sequence[int], period: Period, *, top_n: int = 5, compa
         kpis=kpi_status(brand_ids, period, _lazies=lazies), growth=growth,
         totals=totals, previous_totals=previous_totals,
         top=top, bottom=bottom, pillars=by_pillar(brand_ids, period), formats=by_format(brand_ids, period),
-        networks=networks, hours=by_hour(brand_ids, period), sentiment=sentiment_mix(brand_ids, period),
+        networks=networks, hours=by_hour(brand_ids, period), sentiment=_sentiment(box.sentiment),
         inbox=box, traffic=visits,
         missing=missing_metrics(brand_ids, networks),
         brands=brand_comparison(brand_ids, period) if (compare if compare is not None else len(brand_ids) > 1) else [],

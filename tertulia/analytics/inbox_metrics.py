@@ -11,14 +11,11 @@ Definitions (the caller has already checked access to ``brand_ids``):
 - an SLA breach is a conversation with a first-response due time that was answered after it,
   or that is still unanswered when the due time has passed.
 
-Everything is counted in SQL, on SQLite and PostgreSQL alike. The first inbound message is
-kept on the conversation (``Conversation.opened_at``, maintained by inbox ingestion), so the
-received conversations of a range are read from the index ``inbox_conv_opened`` alone (it
-starts with brand and opened_at and carries every column read here); no interaction is
-touched. The counts come back per time bucket (an hour, or the largest slice that never
-straddles a local midnight of ``tz``), so Python only maps at most 24 × days buckets onto
-days; each median is read by the database from the sorted delays (LIMIT/OFFSET at the
-middle, knowing the count). A year of a busy brand never loads its rows into Python.
+The figures come from ``inbox.daily``: whole UTC days from its per-day cache (exact, kept
+dirty-marked by database triggers), the partial days at the edges and any dirty day live from
+the tables. A year of a busy brand reads about 365 small rows, not its conversations. Local days
+are rebuilt from quarter-hour counts (every zone's offset is a multiple of 15 minutes), and the
+medians are exact: every delay is kept.
 """
 
 from __future__ import annotations
@@ -27,12 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from math import gcd
+import numpy as np
 
-from django.db import connection
-from django.utils import timezone
-
-from tertulia.inbox.models import Conversation
+from tertulia.inbox import daily
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +38,7 @@ class InboxFigures:
     median_resolution_hours: float | None
     sla_breaches: int
     by_day: list[tuple[date, int, int]] = field(default_factory=list)  # (UTC day, received, answered)
+    sentiment: dict[str, int] = field(default_factory=dict)  # inbound messages by sentiment ("": unclassified)
 
 
 def _days(start: datetime, end: datetime, tz: tzinfo = UTC) -> list[date]:
@@ -54,94 +49,75 @@ def _days(start: datetime, end: datetime, tz: tzinfo = UTC) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _bucket_seconds(days: list[date], tz: tzinfo) -> int:
-    """The largest slice of time (dividing a day) such that every local midnight of ``days``
-    in ``tz`` falls on a slice boundary: a day in UTC, an hour in Madrid, half an hour in Delhi."""
-    size = 86400
-    for d in (*days, days[-1] + timedelta(days=1)) if days else ():
-        midnight = datetime(d.year, d.month, d.day, tzinfo=tz)
-        size = gcd(size, int(midnight.utcoffset().total_seconds()) % 86400)
-    return size or 86400
+def _local_days(quarters: dict[int, np.ndarray], tz: tzinfo) -> dict[date, list[int]]:
+    """Quarter-hour (received, answered) counts per UTC day added up by local day in ``tz``.
+    A day's offset is read once (every zone's offset is a multiple of a quarter hour, so a UTC
+    day's quarters shift whole into the local days), and per quarter on a day it changes (DST)."""
+    per_day: dict[date, list[int]] = {}
+
+    def add(ordinals, counts: np.ndarray) -> None:  # counts: (days, 2)
+        for ordinal, (r, a) in zip(ordinals, counts.tolist()):
+            if r or a:
+                kept = per_day.setdefault(date.fromordinal(int(ordinal)), [0, 0])
+                kept[0] += r
+                kept[1] += a
+
+    epoch = date(1970, 1, 1).toordinal()
+    by_shift: dict[int, list[int]] = {}
+    for utc_day in quarters:
+        midnight = datetime.fromtimestamp(utc_day * 86400, UTC)
+        offset = midnight.astimezone(tz).utcoffset()
+        if (midnight + timedelta(seconds=86399)).astimezone(tz).utcoffset() == offset:
+            by_shift.setdefault(int(offset.total_seconds()) // daily.QUARTER, []).append(utc_day)
+        else:  # a DST change on this day: each quarter on its own
+            for i in range(daily.QUARTERS):
+                local = datetime.fromtimestamp(utc_day * 86400 + i * daily.QUARTER, UTC).astimezone(tz)
+                add([local.date().toordinal()], quarters[utc_day][i:i + 1])
+    # Shifted by a whole number of quarters, each UTC day's quarters straddle two local days at
+    # one point: the days of one offset are added up together.
+    for shift, utc_days in by_shift.items():
+        stack = np.stack([quarters[d] for d in utc_days])  # (days, 96, 2)
+        ordinals = np.array(utc_days) + epoch
+        if shift > 0:
+            add(ordinals, stack[:, :daily.QUARTERS - shift].sum(axis=1))
+            add(ordinals + 1, stack[:, daily.QUARTERS - shift:].sum(axis=1))
+        elif shift < 0:
+            add(ordinals - 1, stack[:, :-shift].sum(axis=1))
+            add(ordinals, stack[:, -shift:].sum(axis=1))
+        else:
+            add(ordinals, stack.sum(axis=1))
+    return per_day
 
 
-def _sql(brand_ids: Sequence[int], start: datetime, end: datetime) -> tuple[str, list, dict]:
-    """The received conversations as a CTE (``received``) and its parameters, plus the SQL
-    snippets of the vendor for seconds since the epoch and differences in seconds."""
-    ops = connection.ops
-    conversation = Conversation._meta.db_table
-    marks = ", ".join(["%s"] * len(brand_ids))
-    cte = f"""
-        WITH received AS (
-            SELECT c.opened_at AS first_in, c.first_response_at, c.closed_at, c.status, c.first_response_due_at
-            FROM {conversation} c
-            WHERE c.brand_id IN ({marks}) AND c.opened_at >= %s AND c.opened_at < %s
-        )"""
-    at = ops.adapt_datetimefield_value
-    params = [*brand_ids, at(start), at(end)]
-    if connection.vendor == "postgresql":
-        vendor = {"bucket": "FLOOR(EXTRACT(EPOCH FROM {}) / {})", "diff": "EXTRACT(EPOCH FROM ({} - {}))"}
-    else:  # SQLite stores UTC text: strftime and julianday are C functions, no Python per row;
-        # integer division floors (the epochs are positive).
-        vendor = {"bucket": "(CAST(strftime('%%s', {}) AS INTEGER) / {})",
-                  "diff": "((julianday({}) - julianday({})) * 86400.0)"}
-    return cte, params, vendor
-
-
-ANSWERED = "first_response_at IS NOT NULL"
-CLOSED = "status = 'closed' AND closed_at IS NOT NULL"
+def _median_hours(delays: np.ndarray) -> float | None:
+    """The median delay (the mean of the middle two when the count is even), never below 0,
+    to the millisecond, in hours."""
+    n = len(delays)
+    if not n:
+        return None
+    middle = np.partition(delays, sorted({(n - 1) // 2, n // 2}))
+    value = (middle[(n - 1) // 2] + middle[n // 2]) / 2.0
+    return round(max(0.0, float(value)), 3) / 3600.0
 
 
 def summary(brand_ids: Sequence[int], start: datetime, end: datetime, tz: tzinfo = UTC) -> InboxFigures:
     """The figures of the module docstring; ``by_day`` in UTC days, or in ``tz`` if given."""
-    brand_ids = [int(b) for b in brand_ids]
     days = _days(start, end, tz)
-    if not brand_ids or end <= start:
-        return InboxFigures(0, 0, None, None, None, 0, [(d, 0, 0) for d in days])
-    size = _bucket_seconds(days, tz)
-    cte, params, vendor = _sql(brand_ids, start, end)
-    bucket = vendor["bucket"].format("first_in", int(size))
-    first_delay = vendor["diff"].format("first_response_at", "first_in")
-    resolution = vendor["diff"].format("closed_at", "first_in")
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    num = "DOUBLE PRECISION"
-    # First the counts per bucket; then each median by sorting only the delays it needs and
-    # reading the middle one (or the middle two, averaged) with LIMIT/OFFSET: cheaper than a
-    # window over every row, and skipped when nothing was answered or closed.
-    sql = f"""{cte}
-        SELECT CAST({bucket} AS {num}), COUNT(*), SUM(CASE WHEN {ANSWERED} THEN 1 ELSE 0 END),
-               SUM(CASE WHEN first_response_due_at IS NOT NULL AND (
-                       (first_response_at IS NULL AND first_response_due_at < %s)
-                       OR first_response_at > first_response_due_at) THEN 1 ELSE 0 END),
-               SUM(CASE WHEN {CLOSED} THEN 1 ELSE 0 END)
-        FROM received GROUP BY {bucket}"""
-    per_day: dict[date, list[int]] = {}
-    received = answered = breaches = closed = 0
-    medians = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, now])
-        for b, n, a, late, done in cursor.fetchall():
-            day = datetime.fromtimestamp(int(b) * size, UTC).astimezone(tz).date()
-            kept = per_day.setdefault(day, [0, 0])
-            kept[0] += int(n)
-            kept[1] += int(a or 0)
-            received, answered = received + int(n), answered + int(a or 0)
-            breaches, closed = breaches + int(late or 0), closed + int(done or 0)
-        for kind, delay, where, count in (("f", first_delay, ANSWERED, answered), ("r", resolution, CLOSED, closed)):
-            if not count:
-                continue
-            cursor.execute(f"""{cte}
-                SELECT CAST(AVG(d) AS {num}) FROM (
-                    SELECT {delay} AS d FROM received WHERE {where} ORDER BY d LIMIT %s OFFSET %s) middle""",
-                           [*params, 2 - count % 2, (count - 1) // 2])
-            value = cursor.fetchone()[0]
-            # Seconds to the millisecond: SQLite's julianday arithmetic leaves float noise below it.
-            medians[kind] = None if value is None else round(max(0.0, float(value)), 3) / 3600.0
+    parts = daily.load([int(b) for b in brand_ids], start, end)
+    per_day = _local_days(parts.quarters, tz)
+    received, answered = parts.totals()
     return InboxFigures(
         received=received,
         answered=answered,
         response_rate=(answered / received * 100.0) if received else None,
-        median_first_response_hours=medians.get("f"),
-        median_resolution_hours=medians.get("r"),
-        sla_breaches=breaches,
+        median_first_response_hours=_median_hours(parts.delays("first_response")),
+        median_resolution_hours=_median_hours(parts.delays("resolution")),
+        sla_breaches=parts.late + parts.overdue,
         by_day=[(d, *per_day.get(d, (0, 0))) for d in days],
+        sentiment=parts.sentiment,
     )
+
+
+def sentiment_counts(brand_ids: Sequence[int], start: datetime, end: datetime) -> dict[str, int]:
+    """Inbound messages in ``[start, end)`` by sentiment ("" for the unclassified ones)."""
+    return daily.load([int(b) for b in brand_ids], start, end, delays=False).sentiment

@@ -15,7 +15,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from tertulia.core import roles
-from tertulia.core.api import MAX_PAGE, Error, In, Patch, Text, Word, _ctx, _one, _responses, _values
+from tertulia.core.api import MAX_PAGE, Error, FieldErrors, In, Patch, Text, Word, _ctx, _one, _responses, _values
 from tertulia.core.scoping import get_brand
 
 from . import media, services
@@ -142,7 +142,7 @@ def media_delete(request, brand_id: int, asset_id: int):
     return Status(204, None)
 
 
-@router.get("/brands/{brand_id}/media/{asset_id}/file", response={401: Error, 403: Error, 404: Error},
+@router.get("/brands/{brand_id}/media/{asset_id}/file", response={401: Error, 403: Error, 404: Error, 422: FieldErrors},
             openapi_extra={"responses": {200: {"description": "The image, with its own content type.",
                                                "content": {"image/*": {"schema": {"type": "string",
                                                                                   "format": "binary"}}}}}})

@@ -220,7 +220,7 @@ def review_link_create(request, brand_id: int, post_id: int, payload: ReviewLink
     return Status(201, link)
 
 
-@router.delete("/brands/{brand_id}/posts/{post_id}/review-links/{review_link_id}", response={204: None},
+@router.delete("/brands/{brand_id}/posts/{post_id}/review-links/{review_link_id}", response=_responses(204, None),
                tags=["approvals"])
 def review_link_revoke(request, brand_id: int, post_id: int, review_link_id: int):
     post = _post(request, brand_id, post_id, roles.COMPOSE)

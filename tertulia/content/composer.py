@@ -765,6 +765,11 @@ def clean_link(url: str) -> str:
         _URL_OK(url)
     except ValidationError:
         raise ValidationError({"url": _("Enter a web address that starts with http:// or https://.")}) from None
+    from .services import safe_redirect_target
+
+    if not safe_redirect_target(url):  # https://bank.example@evil.example/, backslashes: the short link refuses them
+        raise ValidationError({"url": _("Enter a web address that starts with http:// or https://, "
+                                        "without a user name, password or backslash.")})
     return url
 
 

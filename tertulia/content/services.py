@@ -8,6 +8,7 @@ approval live in ``approvals``; the delivery outcome (published, failed) is reco
 
 from __future__ import annotations
 
+import errno
 import secrets
 import string
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tertulia.core import audit, roles
 from tertulia.core.services import Ctx, _log, _require
@@ -132,6 +134,23 @@ def new_slug(length: int = 7) -> str:
     return "".join(secrets.choice(SLUG_ALPHABET) for _ in range(length))
 
 
+def safe_redirect_target(url: str) -> bool:
+    """Whether ``url`` may be a short link's target: an absolute http(s) URL that every parser
+    reads the same way. Refused besides what URLValidator refuses: a user name or password
+    (``https://bank.example@evil.example/`` shows one host and goes to another), backslashes
+    (browsers read ``\\`` as ``/``, Python does not), whitespace and control characters."""
+    if not isinstance(url, str) or not url or len(url) > 2000 or url != url.strip():
+        return False
+    if "\\" in url or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return False
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+        parts = urlsplit(url)
+    except (ValidationError, ValueError):
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc
+
+
 def tracked_url(link: ShortLink) -> str:
     """The target URL with the link's UTM parameters (existing query parameters are kept)."""
     parts = urlsplit(link.target_url)
@@ -151,7 +170,9 @@ def do_create_short_link(ctx: Ctx, brand, *, target_url: str, post: Post | None 
                          utm_campaign: str = "", slug: str | None = None, at: datetime | None = None) -> ShortLink:
     """A tracked short link. ``slug`` is random unless given (the demo passes seeded ones)."""
     _require(ctx, brand, roles.COMPOSE)
-    URLValidator(schemes=["http", "https"])(target_url)
+    if not safe_redirect_target(target_url):
+        raise ValidationError({"target_url": _("Enter a web address that starts with http:// or https://, "
+                                               "without a user name, password or backslash.")})
     if (post and post.brand_id != brand.pk) or (campaign and campaign.brand_id != brand.pk):
         raise PermissionDenied(_("That belongs to another brand."))
     utm_campaign = utm_campaign or (campaign.utm_campaign if campaign else "")
@@ -214,6 +235,33 @@ def _clean_alt(value: str) -> str:
     return value
 
 
+# The disk (or the quota) filling up while a file is written: a clear message instead of a 500.
+MSG_DISK_FULL = gettext_lazy("The server's disk is full: the file could not be stored and nothing was saved. "
+                             "Try again later, or tell your administrator.")
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def _disk_full(exc: OSError) -> ValidationError:
+    return ValidationError({"file": [ValidationError(MSG_DISK_FULL, code="disk_full")]})
+
+
+def _save_file(name: str, content) -> str:
+    """``default_storage.save`` that leaves no partial file behind: Django's file system storage
+    keeps what it wrote before a failed write (a full disk). The name is made from a fresh
+    UUID, so whatever is at it after a failure is our own partial file."""
+    from django.core.files.storage import default_storage
+
+    try:
+        return default_storage.save(name, content)
+    except BaseException:
+        try:
+            if default_storage.exists(name):
+                default_storage.delete(name)
+        except OSError:  # pragma: no cover - the disk is in trouble; the original error matters
+            pass
+        raise
+
+
 def _store_processed(ctx: Ctx, brand, processed, *, alt_text: str = "", tags=(), derived_from=None,
                      preset: str = "", action: str = "media.upload"):
     """Write the files, then the row (or return the brand's existing copy of the same image)."""
@@ -231,8 +279,8 @@ def _store_processed(ctx: Ctx, brand, processed, *, alt_text: str = "", tags=(),
     stem = f"media/{brand.pk}/{now:%Y/%m}/{uuid.uuid4().hex}"
     names: list[str] = []
     try:
-        names.append(default_storage.save(f"{stem}.{processed.extension}", ContentFile(processed.content)))
-        names.append(default_storage.save(f"{stem}.preview.webp", ContentFile(processed.preview)))
+        names.append(_save_file(f"{stem}.{processed.extension}", ContentFile(processed.content)))
+        names.append(_save_file(f"{stem}.preview.webp", ContentFile(processed.preview)))
         with transaction.atomic():
             asset = MediaAsset(brand=brand, kind=MediaAsset.Kind.IMAGE, mime_type=processed.mime_type,
                                size_bytes=processed.size_bytes, width=processed.width, height=processed.height,
@@ -265,10 +313,20 @@ def do_upload_media(ctx: Ctx, brand, fileobj, *, alt_text: str = "", tags=()):
     a video (``content.video``: streamed to disk, probed) or an image (``content.media``).
     Raises ValidationError with the reason for refusing it (see ``content.media.MESSAGES`` and
     ``content.video.MESSAGES``). Uploading a file the brand already has returns the existing asset.
+    A full disk is a ValidationError too (``MSG_DISK_FULL``), with no file and no row left.
     """
+    _require(ctx, brand, roles.COMPOSE)
+    try:
+        return _upload_media(ctx, brand, fileobj, alt_text=alt_text, tags=tags)
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise _disk_full(exc) from exc
+        raise
+
+
+def _upload_media(ctx: Ctx, brand, fileobj, *, alt_text: str = "", tags=()):
     from . import media, video
 
-    _require(ctx, brand, roles.COMPOSE)
     alt_text, tags = _clean_alt(alt_text), _clean_tags(tags)
     try:
         video.check_declared_size(fileobj, video.upload_limit())
@@ -311,11 +369,11 @@ def _upload_video(ctx: Ctx, brand, fileobj, *, alt_text: str, tags: list[str]):
             try:
                 source = video.SpooledFile(spool)
                 try:
-                    names.append(default_storage.save(f"{stem}.{probe.extension}", source))
+                    names.append(_save_file(f"{stem}.{probe.extension}", source))
                 finally:
                     source.close()
                 if probe.poster:
-                    names.append(default_storage.save(f"{stem}.preview.webp", ContentFile(probe.poster)))
+                    names.append(_save_file(f"{stem}.preview.webp", ContentFile(probe.poster)))
                 with transaction.atomic():
                     asset = MediaAsset(
                         brand=brand, kind=MediaAsset.Kind.VIDEO, mime_type=probe.mime_type, size_bytes=spool.size,

@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from .models import ShortLink
-from .services import Click, record_link_clicks, tracked_url
+from .services import Click, record_link_clicks, safe_redirect_target, tracked_url
 
 # Link-preview fetchers, crawlers and scripts: they follow links without a person behind them.
 BOT_USER_AGENT = re.compile(
@@ -32,8 +32,8 @@ def short_link(request, slug: str):
     the referring site's host, and HEAD requests and bots are not counted.
     """
     link = ShortLink.objects.filter(slug=slug).first() if re.fullmatch(r"[A-Za-z0-9_-]{1,16}", slug) else None
-    if link is None:
-        raise Http404
+    if link is None or not safe_redirect_target(link.target_url):
+        raise Http404  # a target stored before the checks (or by hand) is never followed
     user_agent = request.headers.get("User-Agent", "")
     if request.method == "GET" and user_agent and not BOT_USER_AGENT.search(user_agent):
         referrer_host = (urlsplit(request.headers.get("Referer", "")).hostname or "")[:200]

@@ -16,10 +16,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, File, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
@@ -74,6 +75,7 @@ def Text(max_length: int, min_length: int = 0):  # noqa: N802 (reads as a type)
 
 
 Word = Text(100)
+Colour = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^#[0-9a-fA-F]{6}$"), AfterValidator(str.lower)]
 
 
 class Error(Schema):
@@ -177,9 +179,16 @@ class BrandOut(Schema):
     banned_words: list[str]
     required_hashtags: list[str]
     signature: str
+    primary_color: str  # the reports' branding: two colours and a logo
+    accent_color: str
+    has_logo: bool
     created_at: datetime
     role: str | None = None
     permissions: list[str] = []
+
+    @staticmethod
+    def resolve_has_logo(obj):
+        return bool(obj.logo)
 
     @staticmethod
     def resolve_role(obj, context):
@@ -197,6 +206,8 @@ class BrandFields(In):
     banned_words: list[Word] = Field(None, max_length=200)
     required_hashtags: list[Word] = Field(None, max_length=50)
     signature: Text(200) = None
+    primary_color: Colour = None
+    accent_color: Colour = None
 
 
 class BrandCreate(BrandFields):
@@ -233,6 +244,39 @@ def brand_get(request, brand_id: int):
 def brand_update(request, brand_id: int, payload: BrandPatch):
     brand = get_brand(request.user, brand_id, roles.MANAGE_BRAND)
     return services.do_update_brand(_ctx(request), brand, **_values(payload))
+
+
+@router.post("/brands/{brand_id}/logo", response=_responses(200, BrandOut), tags=["brands"])
+def brand_logo_set(request, brand_id: int, file: File[UploadedFile]):
+    """The reports' logo (multipart): PNG, JPEG or WebP up to 2 MB, re-encoded without metadata
+    and scaled to fit 600×200."""
+    from tertulia.reports import branding
+
+    brand = get_brand(request.user, brand_id, roles.MANAGE_BRAND)
+    return branding.do_set_brand_logo(_ctx(request), brand, branding.process_logo(file))
+
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.get("/brands/{brand_id}/logo", tags=["brands"], response={401: Error, 403: Error, 404: Error},
+            openapi_extra={"responses": {200: {"description": "The reports' logo.", "content": {
+                "image/png": _BINARY, "image/jpeg": _BINARY, "image/webp": _BINARY}}}})
+def brand_logo_get(request, brand_id: int):
+    brand = get_brand(request.user, brand_id)
+    if not brand.logo:
+        raise Http404
+    content_type = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}[brand.logo.name.rsplit(".", 1)[-1]]
+    with brand.logo.open("rb") as fh:
+        return HttpResponse(fh.read(), content_type=content_type)
+
+
+@router.delete("/brands/{brand_id}/logo", response=_responses(200, BrandOut), tags=["brands"])
+def brand_logo_remove(request, brand_id: int):
+    from tertulia.reports import branding
+
+    brand = get_brand(request.user, brand_id, roles.MANAGE_BRAND)
+    return branding.do_remove_brand_logo(_ctx(request), brand)
 
 
 @router.delete("/brands/{brand_id}", response=_responses(204, None), tags=["brands"])

@@ -102,7 +102,7 @@ def select_in(model: type[models.Model], columns: Sequence[str], equal: dict[str
             params.extend(values)
     cols = ", ".join(qn(meta.get_field(c).column) for c in columns)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {cols} FROM {qn(meta.db_table)} WHERE {' AND '.join(where)}", params)
+        cursor.execute(f"SELECT {cols} FROM {qn(meta.db_table)} WHERE {' AND '.join(where)}", params)  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
         return cursor.fetchall()
 
 
@@ -127,11 +127,11 @@ def select_keys(model: type[models.Model], columns: Sequence[str], equal: dict[s
     table = f"{qn(meta.db_table)} t"
     if connection.vendor == "postgresql":
         arrays = ", ".join(f"%b::{_pg_type(f, connection)}[]" for f in fields)
-        sql = (f"SELECT {cols} FROM unnest({arrays}) AS k({', '.join(names)}) "
+        sql = (f"SELECT {cols} FROM unnest({arrays}) AS k({', '.join(names)}) "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
                f"JOIN {table} ON {' AND '.join(on)}")
         return _pg_execute(connection, sql, [list(col) for col in zip(*keys)] + list(equal.values()), True)
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (f"WITH k({', '.join(names)}) AS (VALUES {', '.join([one] * len(keys))}) "
+    sql = (f"WITH k({', '.join(names)}) AS (VALUES {', '.join([one] * len(keys))}) "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
            f"SELECT {cols} FROM k CROSS JOIN {table} ON {' AND '.join(on)}")
     with connection.cursor() as cursor:
         cursor.execute(sql, [v for key in keys for v in key] + list(equal.values()))
@@ -191,7 +191,7 @@ def insert_ignore(model: type[models.Model], fields: Sequence[str], rows: Iterab
                     row[i] = adapt(row[i])
             adapted.append(row)
         rows = adapted
-    head = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "
+    head = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
     tail = f" ON CONFLICT ({target}) DO NOTHING"
     one = "(" + ", ".join(["%s"] * len(model_fields)) + ")"
     can_return = bool(returning) and connection.features.can_return_rows_from_bulk_insert
@@ -202,7 +202,7 @@ def insert_ignore(model: type[models.Model], fields: Sequence[str], rows: Iterab
         if connection.vendor == "postgresql":
             # %b: binary parameters (psycopg's text array dumper runs a regex per element).
             arrays = ", ".join(f"%b::{_pg_type(f, connection)}[]" for f in model_fields)
-            sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) SELECT * FROM unnest({arrays}){tail}"
+            sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) SELECT * FROM unnest({arrays}){tail}"  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
             for start in range(0, len(rows), 50_000):
                 chunk = rows[start:start + 50_000]
                 out.extend(_pg_execute(connection, sql, [list(col) for col in zip(*chunk)], can_return))

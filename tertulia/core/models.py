@@ -72,6 +72,17 @@ class OrganizationMember(models.Model):
         constraints = [models.UniqueConstraint(fields=["organization", "user"], name="uniq_org_member")]
 
 
+class BrandManager(models.Manager):
+    """Brands that are not deleted. A deleted brand (soft delete, ``do_delete_brand``) waits out
+    its grace period invisible to every page, route, list and worker that starts from
+    ``Brand.objects`` (the default manager, so also ``organization.brands`` and scoping);
+    ``Brand.all_objects`` sees it, for restoring and purging only. Related objects still reach
+    their brand (``post.brand`` uses the plain base manager)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Brand(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="brands")
     name = models.CharField(_("name"), max_length=120)
@@ -91,6 +102,14 @@ class Brand(models.Model):
     accent_color = models.CharField(_("accent colour"), max_length=7, default="#e07a1f",
                                     validators=[validate_hex_color])
     created_at = models.DateTimeField(default=now)
+    # Soft delete: set by ``do_delete_brand``; the brand is purged for good once
+    # ``settings.BRAND_DELETE_GRACE_DAYS`` have passed, and can be restored until then.
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
+    deleted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   editable=False, related_name="+")
+
+    objects = BrandManager()
+    all_objects = models.Manager()
 
     class Meta:
         verbose_name = _("brand")
@@ -103,6 +122,15 @@ class Brand(models.Model):
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def purge_at(self):
+        """When a deleted brand is purged for good (None while it is not deleted)."""
+        if self.deleted_at is None:
+            return None
+        from datetime import timedelta
+
+        return self.deleted_at + timedelta(days=settings.BRAND_DELETE_GRACE_DAYS)
 
 
 class BrandScopedQuerySet(models.QuerySet):
@@ -190,7 +218,8 @@ class Invitation(BrandScopedModel):
 
     @classmethod
     def find_open(cls, raw: str) -> "Invitation | None":
-        inv = cls.objects.filter(token_hash=_hash_token(raw)).select_related("brand").first()
+        # Not for a deleted brand (in its grace period): nobody can join it.
+        inv = cls.objects.filter(token_hash=_hash_token(raw), brand__deleted_at__isnull=True).select_related("brand").first()
         if inv and inv.is_open:
             return inv
         return None
@@ -299,3 +328,34 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["recipient", "read_at"])]
+
+
+class BrandExport(BrandScopedModel):
+    """A brand's data as one zip (data portability), built by a background job. The file lives in
+    the media storage under ``exports/`` and is handed out, until ``expires_at``, only to members
+    who may manage the brand; then the file is removed."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Being prepared")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                     related_name="+")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    file = models.CharField(max_length=300, blank=True)  # the storage name under exports/
+    size = models.BigIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("brand export")
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def downloadable(self) -> bool:
+        return self.state == self.State.READY and self.expires_at is not None and self.expires_at > now()

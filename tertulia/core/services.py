@@ -7,6 +7,7 @@ these, so the rules live in one place.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,7 +40,11 @@ def client_ip(request) -> str | None:
     if settings.BEHIND_PROXY:
         forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
         if forwarded:
-            return forwarded[-1][:45]
+            try:  # not an address (a misconfigured proxy passing the client's text): REMOTE_ADDR.
+                # Stored as is, it would be a 500 on PostgreSQL (inet) at every sign-in failure.
+                return str(ipaddress.ip_address(forwarded[-1].split("%", 1)[0]))
+            except ValueError:
+                pass
     return request.META.get("REMOTE_ADDR")
 
 
@@ -156,11 +161,13 @@ def do_update_brand(ctx: Ctx, brand: Brand, **fields) -> Brand:
     return brand
 
 
-@transaction.atomic
-def do_delete_brand(ctx: Ctx, brand: Brand) -> None:
-    _require(ctx, brand, roles.DELETE_BRAND)
-    _log(ctx, "brand.delete", brand=brand, obj=brand)
-    brand.delete()
+def do_delete_brand(ctx: Ctx, brand: Brand) -> Brand:
+    """Soft delete with a grace period (tertulia/core/brand_lifecycle.py): the brand vanishes from
+    every page, route and worker at once and is purged for good after
+    ``BRAND_DELETE_GRACE_DAYS``; until then its owner or a workspace administrator can restore it."""
+    from .brand_lifecycle import do_delete_brand as soft_delete
+
+    return soft_delete(ctx, brand)
 
 
 # --- Knowledge base --------------------------------------------------------------------

@@ -32,3 +32,27 @@ def send_notification_emails(ids: list[int]) -> int:
     from .notifications import send_emails
 
     return send_emails(ids)
+
+
+@db_periodic_task(crontab(minute="41"))
+def purge_deleted_brands() -> int:
+    """Brands deleted more than BRAND_DELETE_GRACE_DAYS ago are purged for good (rows and files)."""
+    from .brand_lifecycle import purge_expired
+
+    return purge_expired()
+
+
+@db_task(retries=2, retry_delay=60)
+def build_brand_export(export_id: int) -> str:
+    """Build a brand's export zip (tertulia/core/export.py) and tell whoever asked for it."""
+    from .export import build
+
+    return build(export_id)
+
+
+@db_periodic_task(crontab(minute="23"))
+def expire_brand_exports() -> int:
+    """Remove the files of exports whose download link has expired."""
+    from .export import expire
+
+    return expire()

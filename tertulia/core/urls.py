@@ -41,3 +41,15 @@ urlpatterns += [
     path("notifications/<int:notification_id>/read/", notification_views.notification_read,
          name="notification_read"),
 ]
+
+# Deleted brands (restore during the grace period) and brand exports (core/data_views.py).
+from . import data_views  # noqa: E402
+
+urlpatterns += [
+    path("brands/deleted/", data_views.deleted_brands, name="deleted_brands"),
+    path("brands/deleted/<int:brand_id>/restore/", data_views.brand_restore, name="brand_restore"),
+    path("brands/<int:brand_id>/exports/", data_views.brand_exports, name="brand_exports"),
+    path("brands/<int:brand_id>/exports/new/", data_views.brand_export_new, name="brand_export_new"),
+    path("brands/<int:brand_id>/exports/<int:export_id>/download/", data_views.brand_export_download,
+         name="brand_export_download"),
+]

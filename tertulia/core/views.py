@@ -21,11 +21,12 @@ from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django.views.decorators.debug import sensitive_post_parameters
 
 from tertulia.networks import services as account_services
 from tertulia.networks.models import SocialAccount
@@ -55,7 +56,8 @@ def brand_view(permission: str = roles.VIEW):
         def wrapper(request, brand_id, *args, **kwargs):
             brand = get_brand(request.user, brand_id, permission)
             request.brand = brand
-            request.session["brand_id"] = brand.pk
+            if request.session.get("brand_id") != brand.pk:  # a write (UPDATE + COMMIT) only on a change
+                request.session["brand_id"] = brand.pk
             return view(request, brand, *args, **kwargs)
 
         return wrapper
@@ -148,7 +150,10 @@ def org_create(request):
 def brand_list(request):
     brands = brands_for(request.user).select_related("organization").order_by("organization__name", "name")
     admin_orgs = [o for o in services.organizations_for(request.user) if services.can_create_brand(request.user, o)]
-    return render(request, "core/brand_list.html", {"brands": brands, "admin_orgs": admin_orgs, "org_form": OrganizationForm()})
+    from .brand_lifecycle import restorable_for
+
+    return render(request, "core/brand_list.html", {"brands": brands, "admin_orgs": admin_orgs, "org_form": OrganizationForm(),
+                                                    "deleted_count": restorable_for(request.user).count()})
 
 
 @login_required
@@ -204,7 +209,8 @@ def brand_settings(request, brand):
     from tertulia.reports.render import logo_data_uri
 
     return render(request, "core/brand_settings.html", {"form": form, "can_edit": can_edit, "tab": "brand",
-                                                        "logo": logo_data_uri(brand)})
+                                                        "logo": logo_data_uri(brand),
+                                                        "grace_days": settings.BRAND_DELETE_GRACE_DAYS})
 
 
 @brand_view(roles.DELETE_BRAND)
@@ -213,9 +219,16 @@ def brand_delete(request, brand):
     if request.POST.get("confirm_name", "").strip() != brand.name:
         messages.error(request, _("Type the brand's exact name to confirm deletion."))
         return redirect("brand_settings", brand.pk)
-    services.do_delete_brand(Ctx.from_request(request), brand)
+    try:
+        services.do_delete_brand(Ctx.from_request(request), brand)
+    except (ValidationError, PermissionDenied) as exc:
+        _errors_to_messages(request, exc)
+        return redirect("brand_settings", brand.pk)
     request.session.pop("brand_id", None)
-    messages.success(request, _("Brand deleted."))
+    messages.success(request, _("Brand “%(name)s” deleted. It can be restored from “Deleted brands” until "
+                                "%(date)s.") % {"name": brand.name,
+                                                 "date": formats.date_format(timezone.localtime(brand.purge_at),
+                                                                             "DATETIME_FORMAT")})
     return redirect("home")
 
 
@@ -275,6 +288,7 @@ def account_list(request, brand):
     })
 
 
+@sensitive_post_parameters("access_token", "refresh_token")
 @brand_view(roles.MANAGE_ACCOUNTS)
 def account_edit(request, brand, account_id=None):
     account = None
@@ -401,6 +415,7 @@ def invitation_revoke(request, brand, invitation_id):
     return redirect("member_list", brand.pk)
 
 
+@sensitive_post_parameters("password")
 def invitation_accept(request, token):
     inv = Invitation.find_open(token)
     if inv is None:

@@ -343,7 +343,8 @@ def collect(contest: Contest, now: datetime | None = None) -> dict:
 def collect_running(now: datetime | None = None) -> int:
     """Collect the entries of every contest still taking (or about to freeze) comments."""
     now = now or timezone.now()
-    running = Contest.objects.filter(drawn_at__isnull=True, starts_at__lte=now, ends_at__gte=now - LATE_GRACE)
+    running = Contest.objects.filter(drawn_at__isnull=True, starts_at__lte=now, ends_at__gte=now - LATE_GRACE,
+                                     brand__deleted_at__isnull=True)
     count = 0
     for contest in running.select_related("brand").iterator():
         collect(contest, now)

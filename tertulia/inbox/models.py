@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +31,9 @@ class Author(BrandScopedModel):
         constraints = [
             models.UniqueConstraint(fields=["brand", "network", "external_id"], name="uniq_author")
         ]
+        # The same person on the brand's other networks (the conversation page): by handle,
+        # case-insensitive.
+        indexes = [models.Index(models.F("brand"), Upper("handle"), name="inbox_author_handle_ci")]
 
     def __str__(self) -> str:
         return self.handle
@@ -342,3 +346,24 @@ class WhatsAppTemplate(BrandScopedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.language})"
+
+
+class InboxDay(models.Model):
+    """The inbox figures of one brand's UTC day, kept for the analytics dashboard and reports
+    (``inbox.daily``): conversations received (by when the customer first wrote) and answered
+    per quarter hour, SLA counts, the first-response and resolution delays (exact, packed as
+    float64 seconds), and the sentiment mix of the inbound messages. A row is only a cache of
+    what the conversations and interactions say: database triggers mark its day dirty on any
+    change that could alter it (table ``inbox_day_dirty``), readers compute dirty days live, and
+    a periodic task rebuilds them."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    data = models.JSONField(default=dict)
+    quarters = models.BinaryField(default=b"")
+    first_response = models.BinaryField(default=b"")
+    resolution = models.BinaryField(default=b"")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "day"], name="uniq_inbox_day")]

@@ -112,7 +112,7 @@ class RunResult:
 
 def _jitter(seconds: float) -> float:
     spread = float(conf("JITTER"))
-    return max(1.0, seconds * (1 + random.uniform(-spread, spread)))
+    return max(1.0, seconds * (1 + random.uniform(-spread, spread)))  # nosec B311 # jitter/spread for timing or seeded demo data, not security
 
 
 def next_interval(current: int, *, found: int, fresh_post: bool) -> int:
@@ -162,7 +162,7 @@ def ensure_syncs(now: datetime) -> int:
 
 def _due(now: datetime):
     account_ok = Q(account__status=SocialAccount.Status.CONNECTED, account__paused=False,
-                   account__brand__organization__is_demo=False)
+                   account__brand__organization__is_demo=False, account__brand__deleted_at__isnull=True)
     return (InboxSync.objects.filter(account_ok, next_poll_at__lte=now)
             .exclude(account__network__in=_unpolled_networks())
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))

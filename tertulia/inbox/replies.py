@@ -437,7 +437,8 @@ def sweep(limit: int = SWEEP_BATCH) -> int:
         if reconcile(pk) != "stale":
             handled += 1
     due = list(
-        OutgoingReply.objects.filter(state=R.QUEUED, account__status=SocialAccount.Status.CONNECTED)
+        OutgoingReply.objects.filter(state=R.QUEUED, account__status=SocialAccount.Status.CONNECTED,
+                                     account__brand__deleted_at__isnull=True)
         .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lte=now - LOST_AFTER))
         .filter(Q(account__blocked_until__isnull=True) | Q(account__blocked_until__lte=now))
         .order_by("created_at").values_list("pk", flat=True)[:limit]

@@ -4,7 +4,7 @@ Thin wrappers: the work lives in ``polling``, ``replies`` and ``sla``; these onl
 """
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -28,6 +28,16 @@ def sweep_replies() -> int:
     from . import replies
 
     return replies.sweep()
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("inbox-rebuild-days")
+def rebuild_days() -> int:
+    """The dashboard's per-day inbox cache (inbox.daily): the days changed since the last run.
+    One rebuild at a time (the lock): two interleaved rebuilds of a day could keep the older."""
+    from . import daily
+
+    return daily.rebuild(limit=2000)
 
 
 @db_periodic_task(crontab(minute="*"))

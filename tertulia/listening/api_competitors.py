@@ -191,8 +191,12 @@ class BenchmarkOut(Schema):
 
 
 class BenchmarkQuery(Schema):
-    since: date | None = Field(None, description="First day, in the brand's time zone (default: 30 days ago).")
-    until: date | None = Field(None, description="Last day, included (default: today).")
+    # Years 2000 to 2100, as everywhere else: a day in year 409 came back in the zone's
+    # local mean time ("-00:14:44"), which is no valid date-time.
+    since: date | None = Field(None, ge=date(2000, 1, 1), le=date(2100, 12, 31),
+                               description="First day, in the brand's time zone (default: 30 days ago).")
+    until: date | None = Field(None, ge=date(2000, 1, 1), le=date(2100, 12, 31),
+                               description="Last day, included (default: today).")
 
 
 class MonthlyOut(Schema):

@@ -80,7 +80,7 @@ def _lit(value) -> str:
 def _fn(node) -> Callable:
     consts: list = []
     source = f"lambda d, W: {_expr(node, consts)}"
-    return eval(source, {"__builtins__": {}, "C": tuple(consts), **_HELPERS})  # noqa: S307 - see above
+    return eval(source, {"__builtins__": {}, "C": tuple(consts), **_HELPERS})  # noqa: S307 - see above  # nosec B307 # compiled from our parsed query AST; user text only as repr() literals, no builtins
 
 
 @lru_cache(maxsize=20_000)

@@ -112,7 +112,7 @@ class SourceFailed(Exception):
 
 def _jitter(seconds: float) -> float:
     spread = float(conf("JITTER"))
-    return max(1.0, seconds * (1 + random.uniform(-spread, spread)))
+    return max(1.0, seconds * (1 + random.uniform(-spread, spread)))  # nosec B311 # jitter/spread for timing or seeded demo data, not security
 
 
 def backoff(interval: int, failures: int) -> float:
@@ -123,7 +123,8 @@ def backoff(interval: int, failures: int) -> float:
 def _due(now: datetime):
     # A search whose account the network asked us to leave alone until a reset waits for it.
     account_free = Q(account__isnull=True) | Q(account__blocked_until__isnull=True) | Q(account__blocked_until__lte=now)
-    return (Source.objects.filter(enabled=True, next_poll_at__lte=now, brand__organization__is_demo=False)
+    return (Source.objects.filter(enabled=True, next_poll_at__lte=now, brand__organization__is_demo=False,
+                                  brand__deleted_at__isnull=True)
             .filter(account_free).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
             .order_by("next_poll_at"))
 

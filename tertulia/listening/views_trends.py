@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_post_parameters
 
 from tertulia.core import roles
 from tertulia.core.scoping import permissions_in
@@ -210,6 +211,7 @@ class SettingsForm(forms.Form):
     clear_secret = forms.BooleanField(label=gettext_lazy("Remove the webhook secret"), required=False)
 
 
+@sensitive_post_parameters("webhook_secret")
 @brand_view()
 def settings_page(request, brand):
     can_edit = roles.MANAGE_BRAND in permissions_in(request.user, brand)

@@ -480,8 +480,11 @@ class HttpClient:
     def _http(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
-                url = httpx.URL(self.base_url)
-                if url.scheme not in ("http", "https") or not url.host:
+                try:
+                    url = httpx.URL(self.base_url)
+                except (httpx.InvalidURL, ValueError, TypeError):
+                    url = None  # a malformed host or port ("0177.0.0.1", "x:alert(1)"): Permanent too
+                if url is None or url.scheme not in ("http", "https") or not url.host:
                     raise Permanent(MSG_BAD_URL, detail=f"base URL {self.base_url!r}")
                 headers = {"User-Agent": self.config.user_agent, "Accept": "application/json"}
                 if self.config.accept_language:

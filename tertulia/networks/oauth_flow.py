@@ -153,4 +153,4 @@ def token_answer(response, *, refreshing: bool, app_refused, refresh_refused, co
         expires_at = datetime.now(timezone.utc) + timedelta(seconds=float(expires_in))
     refresh = data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else ""
     return Credentials(access_token=token, refresh_token=refresh or "", expires_at=expires_at,
-                       scope=clean_text(str(data.get("scope") or ""), 500), token_type="Bearer")
+                       scope=clean_text(str(data.get("scope") or ""), 500), token_type="Bearer")  # nosec B106 # not a password: an OAuth token_type or an empty filter value

@@ -136,7 +136,7 @@ def do_update_account(ctx: Ctx, account: SocialAccount, *, access_token: str | N
     if (changes.keys() & IDENTITY_FIELDS) and (account.access_token or account.refresh_token):
         # The token was issued by the old server for the old account. Sending it anywhere
         # else would hand it to whoever runs that address, so it is dropped, not moved.
-        account.access_token = account.refresh_token = ""
+        account.access_token = account.refresh_token = ""  # nosec B105 # not a password: an empty value, a URL or a regex
         account.token_expires_at = None
         account.status = SocialAccount.Status.NEEDS_RECONNECT
         account.status_reason = _("The server address or account id changed, so the stored sign-in was removed. "

@@ -29,7 +29,7 @@ _USER = re.compile(r"@\w+")
 _ELONG = re.compile(r"(.)\1{2,}")
 _SPACE = re.compile(r"\s+")
 
-TOKEN_PATTERN = r"(?u)[#@]?\w[\w']*|[^\w\s]"
+TOKEN_PATTERN = r"(?u)[#@]?\w[\w']*|[^\w\s]"  # nosec B105 # not a password: an empty value, a URL or a regex
 
 DEFAULT_SPEC = {
     "word": {"ngram_range": [1, 2], "n_features": 2**18, "binary": True},

@@ -36,9 +36,13 @@ reader's language, never frozen in the consumer's.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import shutil
+import tempfile
 import threading
 import uuid
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -251,12 +255,39 @@ def media_items(target: PostTarget) -> tuple[MediaItem, ...]:
             raise FileNotFoundError(f"media asset {asset.pk}: {asset.file.name or 'no file'}")
         try:
             source = {"path": asset.file.path}
-        except NotImplementedError:  # remote storage: read the bytes
-            with asset.file.open("rb") as handle:
-                source = {"content": handle.read()}
-        items.append(MediaItem(filename=asset.file.name.rsplit("/", 1)[-1], mime_type=asset.mime_type,
-                               alt_text=asset.alt_text, url=public_url(asset), **source))
+        except NotImplementedError:  # remote storage (S3): no local path
+            source = _remote_source(asset)
+        item = MediaItem(filename=asset.file.name.rsplit("/", 1)[-1], mime_type=asset.mime_type,
+                         alt_text=asset.alt_text, url=public_url(asset), **source)
+        if source.get("path"):  # our temporary copy goes when the payload does
+            weakref.finalize(item, _remove_copy, source["path"])
+        items.append(item)
     return tuple(items)
+
+
+def _remote_source(asset) -> dict[str, Any]:
+    """An image from remote storage is read into memory; a video (up to MEDIA_MAX_VIDEO_BYTES) is
+    copied in chunks to a temporary file instead, which connectors stream from: a consumer with
+    several threads sending videos at once must not hold gigabytes in memory."""
+    if asset.kind != "video":
+        with asset.file.open("rb") as handle:
+            return {"content": handle.read()}
+    fd, path = tempfile.mkstemp(prefix="tertulia-publish-", suffix=".media",
+                                dir=getattr(settings, "FILE_UPLOAD_TEMP_DIR", None))
+    try:
+        with os.fdopen(fd, "wb") as out, asset.file.open("rb") as handle:
+            shutil.copyfileobj(handle, out, 1024 * 1024)
+    except BaseException:
+        _remove_copy(path)
+        raise
+    return {"path": path}
+
+
+def _remove_copy(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def content_hash(target: PostTarget) -> str:
@@ -279,7 +310,7 @@ def is_demo_brand(brand_id: int) -> bool:
     real servers, and must never be contacted. Asked of the database every time (one indexed
     probe next to a network call): a per-process memory of it went wrong when SQLite gave a
     removed demo brand's id to a new, real brand."""
-    return Brand.objects.filter(pk=brand_id, organization__is_demo=True).exists()
+    return Brand.all_objects.filter(pk=brand_id, organization__is_demo=True).exists()  # deleted ones too
 
 
 def connector_for(account: SocialAccount):
@@ -302,10 +333,10 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     together; never less than what the network asked for."""
     base, cap = conf("BACKOFF_BASE"), conf("BACKOFF_CAP")
     delay = min(cap, base * (2 ** max(0, attempts - 1)))
-    delay = delay / 2 + random.uniform(0, delay / 2)
+    delay = delay / 2 + random.uniform(0, delay / 2)  # nosec B311 # jitter/spread for timing or seeded demo data, not security
     if retry_after is not None:
         # Honour the network, plus a little jitter so a burst of 429s does not come back at once.
-        delay = max(delay, retry_after + random.uniform(0, min(5.0, retry_after * 0.1)))
+        delay = max(delay, retry_after + random.uniform(0, min(5.0, retry_after * 0.1)))  # nosec B311 # jitter/spread for timing or seeded demo data, not security
     return delay
 
 
@@ -358,8 +389,8 @@ def publish(target_id: int, version: int) -> str:
     target = load_target(target_id)
     if target is None or target.state != S.SCHEDULED or target.version != version:
         return "stale"
-    if target.account.paused or target.brand.publishing_paused:
-        return "paused"  # resuming the account (or the brand) re-queues its targets
+    if target.account.paused or target.brand.publishing_paused or target.brand.deleted_at is not None:
+        return "paused"  # resuming the account (or the brand) re-queues its targets; a deleted brand holds all
     now = db_now()
     not_before = _not_before(target)
     if not_before is None:
@@ -395,7 +426,7 @@ def due_targets(now: datetime, grace: float = 0.0):
     cutoff = now - timedelta(seconds=grace)
     return (PostTarget.objects.filter(state=S.SCHEDULED, due_at__lte=cutoff)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=cutoff))
-            .filter(account__paused=False, brand__publishing_paused=False)
+            .filter(account__paused=False, brand__publishing_paused=False, brand__deleted_at__isnull=True)
             .filter(Q(account__blocked_until__isnull=True) | Q(account__blocked_until__lte=now))
             .order_by("next_attempt_at", "due_at"))
 
@@ -473,7 +504,8 @@ def claim(target: PostTarget, now: datetime) -> DeliveryAttempt | None:
     # both claim. With a single-table WHERE the loser re-reads the row and matches nothing.
     account_ok = SocialAccount.objects.filter(pk=OuterRef("account_id"), paused=False).filter(
         Q(blocked_until__isnull=True) | Q(blocked_until__lte=now))
-    brand_ok = Brand.objects.filter(pk=OuterRef("brand_id"), publishing_paused=False)  # a paused brand holds everything
+    # A paused brand holds everything, and so does a deleted one (in its grace period).
+    brand_ok = Brand.all_objects.filter(pk=OuterRef("brand_id"), publishing_paused=False, deleted_at__isnull=True)
     due = Q(due_at__lte=now) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)) & Exists(account_ok)
     due &= Exists(brand_ok)
     # Only an approved text goes out: a post sent back to review (edited after approval) holds
@@ -964,7 +996,8 @@ def comments_due(now: datetime, grace: float = 0.0, limit: int = 1000) -> tuple[
     comment's lease expired). Only targets published in the last two days."""
     recent = now - timedelta(days=2)
     rows = list(
-        PostTarget.objects.filter(state=S.PUBLISHED, published_at__gte=recent, brand__publishing_paused=False)
+        PostTarget.objects.filter(state=S.PUBLISHED, published_at__gte=recent, brand__publishing_paused=False,
+                                  brand__deleted_at__isnull=True)
         .exclude(post__first_comment="")
         .filter(Q(comment_external_id="") | Q(comment_external_id__startswith=COMMENT_WAIT)
                 | Q(comment_external_id__startswith=COMMENT_PENDING))

@@ -108,7 +108,7 @@ def refresh_tokens_once(margin: timedelta | None = None) -> dict[str, int]:
     candidates = (SocialAccount.objects.select_related("brand")
                   .filter(status=SocialAccount.Status.CONNECTED, token_expires_at__isnull=False,
                           token_expires_at__lte=now + widest)
-                  .exclude(refresh_token="").order_by("token_expires_at")[:500])
+                  .exclude(refresh_token="").order_by("token_expires_at")[:500])  # nosec B106 # not a password: an OAuth token_type or an empty filter value
     for account in candidates:
         if not registry.is_available(account.network) or not needs_refresh(account, ahead(account.network), now):
             continue

@@ -204,14 +204,15 @@ def report_delete(request, brand_id: int, report_id: int):
 
 # --- Schedules ----------------------------------------------------------------------------
 
-def _schedules(request, brand, permission=roles.VIEW):
+def _schedules(request, brand, permission=roles.ANALYTICS):
+    """Schedules hold their recipients' e-mail addresses: analysts and up, not client reviewers."""
     return ReportSchedule.objects.for_user(request.user, permission).filter(brand=brand)
 
 
 @router.get("/brands/{brand_id}/report-schedules", response=_responses(200, list[ScheduleOut]), tags=["reports"])
 @paginate(Pagination, max_limit=MAX_PAGE)
 def schedule_list(request, brand_id: int):
-    brand = get_brand(request.user, brand_id)
+    brand = get_brand(request.user, brand_id, roles.ANALYTICS)
     return _schedules(request, brand).order_by("kind", "pk")
 
 
@@ -226,7 +227,7 @@ def schedule_create(request, brand_id: int, payload: ScheduleCreate):
 @router.get("/brands/{brand_id}/report-schedules/{report_schedule_id}", response=_responses(200, ScheduleOut),
             tags=["reports"])
 def schedule_get(request, brand_id: int, report_schedule_id: int):
-    brand = get_brand(request.user, brand_id)
+    brand = get_brand(request.user, brand_id, roles.ANALYTICS)
     return _one(_schedules(request, brand), pk=report_schedule_id)
 
 

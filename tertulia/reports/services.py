@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -32,7 +33,7 @@ from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -40,11 +41,12 @@ from django.utils.translation import gettext_lazy
 
 from tertulia.core import roles
 from tertulia.core.models import Brand
-from tertulia.core.notes import note
+from tertulia.core.notes import note, source
 from tertulia.core.notifications import absolute
 from tertulia.core.services import Ctx, _log, _require
 
 from . import registry
+from .problems import explain
 from .blocks import ReportData, from_json
 from .models import MAX_RECIPIENTS, Kind, Report, ReportSchedule
 
@@ -57,10 +59,32 @@ MAX_SEND_ATTEMPTS = 5
 SEND_HOUR = time(8, 0)  # schedules run at 08:00 in the brand's time zone
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
-MSG_BUILD_FAILED = gettext_lazy("The report could not be generated: %(error)s")
-MSG_PDF_FAILED = gettext_lazy("The PDF could not be made: %(error)s")
-MSG_SEND_FAILED = gettext_lazy("The e-mail could not be sent: %(error)s")
-MSG_GAVE_UP = gettext_lazy("The e-mail could not be sent after %(attempts)s attempts: %(error)s")
+MSG_BUILD_FAILED = gettext_lazy("The report could not be generated.")
+MSG_PDF_FAILED = gettext_lazy("The PDF could not be made.")
+MSG_SEND_FAILED = gettext_lazy("The e-mail could not be sent.")
+MSG_GAVE_UP = gettext_lazy("The e-mail could not be sent after %(attempts)s attempts.")
+# In-flight markers (a claim with a time, in the note's params): a consumer killed while it
+# builds or sends leaves one behind, and after its lease the run or the e-mail is claimed again.
+MSG_RUNNING = gettext_lazy("This report is being generated and sent; if that is interrupted, it is retried "
+                           "automatically.")
+MSG_SENDING = gettext_lazy("This report is being sent by e-mail; if that is interrupted, it is retried "
+                           "automatically.")
+MSG_INTERRUPTED = gettext_lazy("The report could not be generated: it was interrupted %(attempts)s times.")
+LEASES = {"RUN_LEASE_SECONDS": 1800.0, "SEND_LEASE_SECONDS": 900.0, "RUN_TRIES": 3}
+
+
+def lease(key: str) -> float:
+    """How long a run or an e-mail being sent counts as in flight (``settings.REPORTS``): longer
+    than any build, render or SMTP exchange."""
+    return float({**LEASES, **(getattr(settings, "REPORTS", None) or {})}[key])
+
+
+def _marker(value, message) -> dict | None:
+    """The params of an in-flight note ``message`` stored in ``value``, or None."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) \
+            and value[0].get("msgid") == source(message):
+        return value[0].get("params") or {}
+    return None
 
 
 # --- Building and rendering --------------------------------------------------------------
@@ -116,11 +140,6 @@ def _plain(value):
     return value
 
 
-def _error_text(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())[:300]
-
-
 def _store(brand: Brand, data: ReportData, *, created_by=None, schedule: ReportSchedule | None = None,
            ctx: Ctx | None = None) -> Report:
     """Archive a built report with its PDF (a PDF failure keeps the report, with why). The PDF is
@@ -134,7 +153,7 @@ def _store(brand: Brand, data: ReportData, *, created_by=None, schedule: ReportS
         pdf = render_pdf(data)
     except Exception as exc:  # noqa: BLE001 - WeasyPrint raises many kinds; the report stays
         log.exception("report PDF failed")
-        report.send_error = note(MSG_PDF_FAILED, error=_error_text(exc))
+        report.send_error = note(MSG_PDF_FAILED) + explain(exc)
     else:
         report.pdf.save(f"{data.kind}-{data.period_end.isoformat()}.pdf", ContentFile(pdf), save=False)
     with transaction.atomic():
@@ -339,25 +358,60 @@ def claim_schedule(schedule: ReportSchedule, now: datetime) -> bool:
     """Move the schedule's next run forward, if nobody did it first (a conditional UPDATE on
     the due time read): the one consumer that wins builds and sends this run."""
     following = next_run(schedule.kind, schedule.weekday, schedule.brand.tzinfo, max(now, schedule.next_run_at))
+    # The claim leaves a marker with the run's due time: if this consumer dies before the report
+    # is archived, ``recover_lost_runs`` builds that run again once the lease has passed.
     won = ReportSchedule.objects.filter(pk=schedule.pk, active=True, next_run_at=schedule.next_run_at).update(
-        next_run_at=following, last_run_at=now)
+        next_run_at=following, last_run_at=now,
+        last_error=note(MSG_RUNNING, run=schedule.next_run_at.isoformat(), tries=1))
     return bool(won)
 
 
-def run_schedule(schedule: ReportSchedule, now: datetime) -> Report | None:
+def run_schedule(schedule: ReportSchedule, now: datetime, run_at: datetime | None = None) -> Report | None:
     """Build, archive and send one claimed run. The period ends the day before the run's
     (local) date: the last 7 days, or the month/quarter/year that just ended."""
     brand = schedule.brand
-    run_day = schedule.next_run_at.astimezone(brand.tzinfo).date()
+    run_day = (run_at or schedule.next_run_at).astimezone(brand.tzinfo).date()
     try:
         data = build_report(brand, schedule.kind, run_day - timedelta(days=1))
         report = _store(brand, data, schedule=schedule)
     except Exception as exc:  # noqa: BLE001 - recorded in words on the schedule's page
         log.exception("scheduled report %s failed", schedule.pk)
-        ReportSchedule.objects.filter(pk=schedule.pk).update(last_error=note(MSG_BUILD_FAILED, error=_error_text(exc)))
+        ReportSchedule.objects.filter(pk=schedule.pk).update(last_error=note(MSG_BUILD_FAILED) + explain(exc))
         return None
+    # Archived: the run is no longer lost if we die now (its report exists; the e-mail has its
+    # own claim). A report newer than the claim also stops the recovery, for the instant between.
+    ReportSchedule.objects.filter(pk=schedule.pk, last_run_at=now).update(last_error=[])
     send_report(report, now)
     return report
+
+
+def recover_lost_runs(now: datetime) -> int:
+    """Runs whose consumer died after the claim and before the report was archived (killed while
+    building or rendering): the marker is still there, its lease has passed and no report of
+    the schedule is newer than the claim. Each is claimed again (conditional UPDATE on the claim
+    time) and built for the same run; after ``RUN_TRIES`` interruptions the schedule shows why."""
+    cutoff = now - timedelta(seconds=lease("RUN_LEASE_SECONDS"))
+    archived = Report.objects.filter(schedule=OuterRef("pk"), created_at__gte=OuterRef("last_run_at"))
+    stale = (ReportSchedule.objects.filter(active=True, last_run_at__lte=cutoff, brand__deleted_at__isnull=True)
+             .exclude(last_error=[]).exclude(Exists(archived)).select_related("brand", "brand__organization")[:50])
+    recovered = 0
+    for schedule in stale:
+        params = _marker(schedule.last_error, MSG_RUNNING)
+        if params is None:
+            continue  # a recorded failure, not a run in flight
+        tries = int(params.get("tries") or 1) + 1
+        if tries > lease("RUN_TRIES"):
+            ReportSchedule.objects.filter(pk=schedule.pk, last_run_at=schedule.last_run_at).update(
+                last_error=note(MSG_INTERRUPTED, attempts=tries - 1))
+            continue
+        run_at = datetime.fromisoformat(params["run"])
+        if not ReportSchedule.objects.filter(pk=schedule.pk, last_run_at=schedule.last_run_at).update(
+                last_run_at=now, last_error=note(MSG_RUNNING, run=params["run"], tries=tries)):
+            continue  # another consumer took it over first
+        log.warning("scheduled report %s: the run of %s was interrupted; building it again", schedule.pk, run_at)
+        run_schedule(schedule, now, run_at)
+        recovered += 1
+    return recovered
 
 
 def run_due_schedules(now: datetime | None = None) -> dict:
@@ -365,7 +419,8 @@ def run_due_schedules(now: datetime | None = None) -> dict:
     now = now or timezone.now()
     retried = retry_unsent(now)
     ran = skipped = 0
-    due = (ReportSchedule.objects.filter(active=True, next_run_at__lte=now)
+    recovered = recover_lost_runs(now)
+    due = (ReportSchedule.objects.filter(active=True, next_run_at__lte=now, brand__deleted_at__isnull=True)
            .select_related("brand", "brand__organization").order_by("next_run_at")[:100])
     for schedule in due:
         if not claim_schedule(schedule, now):
@@ -373,16 +428,27 @@ def run_due_schedules(now: datetime | None = None) -> dict:
             continue
         run_schedule(schedule, now)
         ran += 1
-    return {"ran": ran, "skipped": skipped, "retried": retried}
+    result = {"ran": ran, "skipped": skipped, "retried": retried}
+    if recovered:
+        result["recovered"] = recovered
+    return result
 
 
 def retry_unsent(now: datetime) -> int:
-    # A failed attempt has its error recorded; one without an error is still being sent by
-    # another consumer (its claim clears the error) and is left alone.
+    # A failed attempt has its error recorded; one with the "being sent" marker is still being
+    # sent by another consumer and is left alone until its lease has passed (then that consumer
+    # died: the e-mail is sent again, see ``send_report``). No error and no marker: an attempt of
+    # the old kind in flight, left alone.
     pending = (Report.objects.filter(schedule__isnull=False, sent_at__isnull=True, send_attempts__gte=1,
-                                     send_attempts__lt=MAX_SEND_ATTEMPTS)
+                                     send_attempts__lt=MAX_SEND_ATTEMPTS, brand__deleted_at__isnull=True)
                .exclude(recipients=[]).exclude(send_error=[]).select_related("brand", "schedule")[:50])
-    return sum(1 for report in pending if send_report(report, now))
+    cutoff = now - timedelta(seconds=lease("SEND_LEASE_SECONDS"))
+
+    def in_flight(report: Report) -> bool:
+        params = _marker(report.send_error, MSG_SENDING)
+        return params is not None and datetime.fromisoformat(params["since"]) > cutoff
+
+    return sum(1 for report in pending if not in_flight(report) and send_report(report, now))
 
 
 def _email(report: Report) -> EmailMessage:
@@ -396,9 +462,15 @@ def _email(report: Report) -> EmailMessage:
         lines += ["", _("The full report is attached as a PDF. In Tertulia: %(link)s")
                   % {"link": absolute(reverse("report_detail", args=[brand.pk, report.pk]))}]
         subject = f"[Tertulia · {brand.name}] {report.title} ({period})".replace("\n", " ").replace("\r", " ")
+        # One Message-ID per report, the same on every attempt: should an attempt be repeated
+        # (a consumer killed after the server accepted the message, before we recorded it),
+        # mail systems that deduplicate by Message-ID keep one copy.
+        domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
         message = EmailMessage(subject=subject[:250], body="\n".join(lines) + "\n",
                                from_email=settings.DEFAULT_FROM_EMAIL, to=[settings.DEFAULT_FROM_EMAIL],
-                               bcc=list(report.recipients))
+                               bcc=list(report.recipients),
+                               headers={"Message-ID": f"<report-{report.pk}-{report.created_at:%Y%m%d%H%M%S}"
+                                                      f"@{domain}>"})
     with report.pdf.open("rb") as fh:
         message.attach(f"{report.kind}-{report.period_end.isoformat()}.pdf", fh.read(), "application/pdf")
     return message
@@ -407,13 +479,18 @@ def _email(report: Report) -> EmailMessage:
 def send_report(report: Report, now: datetime | None = None) -> bool:
     """E-mail an archived report to its recipients (Bcc: they do not see each other). Each
     attempt is claimed by a conditional UPDATE of ``send_attempts``, so it is never sent twice
-    at once; a failure is recorded in words on the report and its schedule."""
+    at once; a failure is recorded in words on the report and its schedule.
+
+    At least once: the claim stores a "being sent" marker with its time; a consumer killed
+    before the server accepted the message leaves it behind, and once the lease has passed the
+    next tick sends again. The one window for a second copy is between the server's "250 OK" to
+    the message and our UPDATE of ``sent_at`` (milliseconds); both copies carry one Message-ID."""
     now = now or timezone.now()
     attempts = report.send_attempts
     if report.sent_at is not None or not report.recipients:
         return False
     if not Report.objects.filter(pk=report.pk, sent_at__isnull=True, send_attempts=attempts).update(
-            send_attempts=F("send_attempts") + 1, send_error=[]):
+            send_attempts=F("send_attempts") + 1, send_error=note(MSG_SENDING, since=now.isoformat())):
         return False
     report.send_attempts = attempts + 1
     try:
@@ -425,10 +502,8 @@ def send_report(report: Report, now: datetime | None = None) -> bool:
     except Exception as exc:  # noqa: BLE001 - SMTP, DNS, disk: all are "could not send", retried
         log.warning("report %s e-mail failed: %s", report.pk, exc)
         message = MSG_GAVE_UP if report.send_attempts >= MAX_SEND_ATTEMPTS else MSG_SEND_FAILED
-        params = {"error": _error_text(exc)}
-        if message is MSG_GAVE_UP:
-            params["attempts"] = report.send_attempts
-        error = note(message, **params)
+        params = {"attempts": report.send_attempts} if message is MSG_GAVE_UP else {}
+        error = note(message, **params) + explain(exc)
         Report.objects.filter(pk=report.pk).update(send_error=error)
         if report.schedule_id:
             ReportSchedule.objects.filter(pk=report.schedule_id).update(last_error=error)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from tertulia.core import roles
 from tertulia.core.notes import render as render_note
 from tertulia.core.scoping import permissions_in
 from tertulia.core.services import Ctx
@@ -164,10 +165,10 @@ def report_delete(request, brand, report_id):
 
 # --- Schedules ---------------------------------------------------------------------------
 
-@brand_view()
+@brand_view(roles.ANALYTICS)  # recipients' addresses: not for client reviewers
 def schedule_list(request, brand):
     can_manage = _can_manage(request, brand)
-    schedules = ReportSchedule.objects.for_user(request.user).filter(brand=brand).order_by("kind", "pk")
+    schedules = ReportSchedule.objects.for_user(request.user, roles.ANALYTICS).filter(brand=brand).order_by("kind", "pk")
     rows = [{"schedule": s, "error": render_note(s.last_error)} for s in schedules]
     return render(request, "reports/schedule_list.html", {
         "rows": rows, "can_manage": can_manage, "form": ScheduleForm() if can_manage else None,

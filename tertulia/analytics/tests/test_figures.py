@@ -95,18 +95,28 @@ def test_period_bounds_follow_the_brand_zone_and_dst():
     assert Period.last_days(MADRID, 7, last_day=date(2026, 3, 29)) == WEEK
 
 
+# The current month, quarter or year is to date: it is compared with as many days of the
+# previous one (a mid-month count against a whole month would always look like a fall).
 @pytest.mark.parametrize("kind,today,first,last,prev_first,prev_last", [
-    ("month", date(2026, 3, 15), date(2026, 3, 1), date(2026, 3, 31), date(2026, 2, 1), date(2026, 2, 28)),
-    ("month", date(2026, 1, 5), date(2026, 1, 1), date(2026, 1, 31), date(2025, 12, 1), date(2025, 12, 31)),
-    ("quarter", date(2026, 5, 2), date(2026, 4, 1), date(2026, 6, 30), date(2026, 1, 1), date(2026, 3, 31)),
-    ("quarter", date(2026, 2, 2), date(2026, 1, 1), date(2026, 3, 31), date(2025, 10, 1), date(2025, 12, 31)),
-    ("year", date(2024, 7, 1), date(2024, 1, 1), date(2024, 12, 31), date(2023, 1, 1), date(2023, 12, 31)),
+    ("month", date(2026, 3, 15), date(2026, 3, 1), date(2026, 3, 31), date(2026, 2, 1), date(2026, 2, 15)),
+    ("month", date(2026, 1, 5), date(2026, 1, 1), date(2026, 1, 31), date(2025, 12, 1), date(2025, 12, 5)),
+    ("month", date(2026, 3, 30), date(2026, 3, 1), date(2026, 3, 31), date(2026, 2, 1), date(2026, 2, 28)),
+    ("month", date(2026, 4, 30), date(2026, 4, 1), date(2026, 4, 30), date(2026, 3, 1), date(2026, 3, 31)),
+    ("quarter", date(2026, 5, 2), date(2026, 4, 1), date(2026, 6, 30), date(2026, 1, 1), date(2026, 2, 1)),
+    ("quarter", date(2026, 2, 2), date(2026, 1, 1), date(2026, 3, 31), date(2025, 10, 1), date(2025, 11, 2)),
+    ("year", date(2024, 7, 1), date(2024, 1, 1), date(2024, 12, 31), date(2023, 1, 1), date(2023, 7, 2)),
     ("30d", date(2026, 3, 31), date(2026, 3, 2), date(2026, 3, 31), date(2026, 1, 31), date(2026, 3, 1)),
 ])
 def test_period_kinds_and_previous(kind, today, first, last, prev_first, prev_last):
     p = Period.of_kind(kind, MADRID, today=today)
     assert (p.first_day, p.last_day) == (first, last)
     assert (p.previous().first_day, p.previous().last_day) == (prev_first, prev_last)
+
+
+def test_a_past_month_is_compared_with_the_whole_previous_month():
+    p = Period.month(MADRID, 2026, 3)
+    assert (p.previous().first_day, p.previous().last_day) == (date(2026, 2, 1), date(2026, 2, 28))
+    assert Period.containing("year", MADRID, date(2024, 7, 1)).previous().last_day == date(2023, 12, 31)
 
 
 def test_custom_period_is_validated():

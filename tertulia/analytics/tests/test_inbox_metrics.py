@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
 from tertulia.analytics import inbox_metrics
 from tertulia.core.services import Ctx
-from tertulia.inbox.models import Author, Conversation, Interaction
+from tertulia.inbox import daily
+from tertulia.inbox.models import Author, Conversation, InboxDay, Interaction
 from tertulia.networks.services import do_add_account
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday
@@ -33,8 +35,10 @@ def _conversation(account, n, first_in, *, replies=(), more_in=(), first_respons
     return conv
 
 
-@pytest.fixture
-def inbox(brand_a, brand_b):
+@pytest.fixture(params=["live", "cached"])
+def inbox(request, brand_a, brand_b):
+    """The hand-computed inbox, read live from the tables or from inbox.daily's per-day cache:
+    both give the same figures (whole UTC days from the cache, the partial edges live)."""
     brand, people = brand_a
     acc = do_add_account(Ctx(people["owner"]), brand, network="mastodon", handle="@alpha@masto.es")
     other_brand, other_people = brand_b
@@ -54,6 +58,9 @@ def inbox(brand_a, brand_b):
     _conversation(acc, 6, T0 + 7 * 24 * H)
     # Another brand's conversation in range.
     _conversation(other, 7, T0 + H, first_response_at=T0 + 2 * H)
+    if request.param == "cached":
+        assert daily.rebuild_all() > 0
+        assert InboxDay.objects.filter(brand=brand).exists()
     return brand, other_brand
 
 
@@ -101,7 +108,26 @@ def test_days_in_the_brands_time_zone(inbox):
     start, end = datetime(2025, 3, 2, 23, tzinfo=UTC), datetime(2025, 3, 5, 23, tzinfo=UTC)
     f = inbox_metrics.summary([brand.pk], start, end, madrid)
     assert f.by_day == [(date(2025, 3, 3), 1, 1), (date(2025, 3, 4), 2, 1), (date(2025, 3, 5), 1, 1)]
-    # Across the spring change (30 March in Madrid), days still start at local midnight.
-    assert inbox_metrics._bucket_seconds([date(2025, 3, 29), date(2025, 3, 30)], madrid) == 3600
-    assert inbox_metrics._bucket_seconds([date(2025, 3, 1)], ZoneInfo("Asia/Kolkata")) == 1800
-    assert inbox_metrics._bucket_seconds([date(2025, 3, 1)], UTC) == 86400
+    # Quarter-hour counts become local days in any zone: across the spring change (30 March in
+    # Madrid, 01:00 UTC), and in a half-hour zone (Kolkata, UTC+5:30).
+    def quarters(*entries):
+        out = {}
+        for (y, m, d, hh, mm), r, a in entries:
+            day, i = divmod(int(datetime(y, m, d, hh, mm, tzinfo=UTC).timestamp()) // 900, 96)
+            out.setdefault(day, np.zeros((96, 2), dtype=np.int64))[i] += (r, a)
+        return out
+
+    spring = quarters(((2025, 3, 29, 22, 30), 1, 0), ((2025, 3, 30, 0, 45), 2, 1), ((2025, 3, 30, 1, 0), 4, 4),
+                      ((2025, 3, 30, 21, 45), 8, 0), ((2025, 3, 30, 22, 0), 16, 16))
+    assert inbox_metrics._local_days(spring, madrid) == {
+        date(2025, 3, 29): [1, 0], date(2025, 3, 30): [14, 5], date(2025, 3, 31): [16, 16]}
+    kolkata = quarters(((2025, 3, 1, 18, 15), 1, 1), ((2025, 3, 1, 18, 30), 2, 0), ((2025, 3, 2, 18, 15), 4, 0))
+    assert inbox_metrics._local_days(kolkata, ZoneInfo("Asia/Kolkata")) == {
+        date(2025, 3, 1): [1, 1], date(2025, 3, 2): [6, 0]}
+    assert inbox_metrics._local_days(kolkata, UTC) == {date(2025, 3, 1): [3, 1], date(2025, 3, 2): [4, 0]}
+    west = quarters(((2025, 3, 2, 4, 45), 1, 0), ((2025, 3, 2, 5, 0), 2, 2))  # Bogotá, UTC−5
+    assert inbox_metrics._local_days(west, ZoneInfo("America/Bogota")) == {date(2025, 3, 1): [1, 0],
+                                                                           date(2025, 3, 2): [2, 2]}
+    far_east = quarters(((2025, 3, 1, 9, 45), 1, 0), ((2025, 3, 1, 10, 0), 2, 1))  # Kiritimati, UTC+14
+    assert inbox_metrics._local_days(far_east, ZoneInfo("Pacific/Kiritimati")) == {date(2025, 3, 1): [1, 0],
+                                                                                  date(2025, 3, 2): [2, 1]}

@@ -617,3 +617,44 @@ def test_docs_page_renders_under_the_csp_in_chromium(live_server, chromium_path)
     assert "Tertulia API" in title
     assert not violations, violations
     assert not foreign, foreign
+
+
+def test_brand_branding_colours_and_logo(client, world, settings, tmp_path):
+    import io
+
+    from PIL import Image
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    brand = world["brand"]
+    url = f"{API}/brands/{brand.pk}"
+    client.force_login(world["people"]["owner"])
+    got = client.get(url).json()
+    assert (got["primary_color"], got["accent_color"], got["has_logo"]) == ("#1f3a5f", "#e07a1f", False)
+    assert send(client, "patch", url, {"primary_color": "#AA00cc"}).json()["primary_color"] == "#aa00cc"
+    for hostile in ("red", "#12345", "#1234567", "#12345g", "javascript:alert(1)", "#fff<script>"):
+        assert send(client, "patch", url, {"accent_color": hostile}).status_code == 422, hostile
+    assert Brand.objects.get(pk=brand.pk).accent_color == "#e07a1f"
+
+    image = io.BytesIO()
+    Image.new("RGB", (1200, 200), "#336699").save(image, "PNG")
+    response = client.post(f"{url}/logo", {"file": _upload("logo.png", image.getvalue())})
+    assert response.status_code == 200 and response.json()["has_logo"] is True
+    logo = client.get(f"{url}/logo")
+    assert logo.status_code == 200 and logo["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(logo.content)).size == (600, 100)  # scaled to fit 600×200
+    # Not an image, a bomb-sized header, the wrong role, another tenant's brand.
+    assert client.post(f"{url}/logo", {"file": _upload("logo.png", b"<svg onload=alert(1)>")}).status_code == 422
+    client.force_login(world["people"]["community_manager"])
+    assert client.post(f"{url}/logo", {"file": _upload("logo.png", image.getvalue())}).status_code == 403
+    assert client.get(f"{url}/logo").status_code == 200  # members read it
+    assert send(client, "delete", f"{url}/logo").status_code == 403
+    client.force_login(world["people"]["owner"])
+    assert client.get(f"{API}/brands/{world['other'].pk}/logo").status_code == 404
+    assert send(client, "delete", f"{url}/logo").json()["has_logo"] is False
+    assert client.get(f"{url}/logo").status_code == 404
+
+
+def _upload(name, content):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, content, content_type="image/png")

@@ -116,6 +116,7 @@ PARAMS = {
     "report_id": lambda w: w.report.pk,
     "report_schedule_id": lambda w: w.report_schedule.pk,
     "share_token": lambda w: w.report_raw,
+    "export_id": lambda w: w.export.pk,
 }
 
 # Public pages: no sign-in, because what they need is in the URL itself.
@@ -141,6 +142,11 @@ PUBLIC = {
     "giveaway_public_proof",
     "giveaway_public_entries",
     "giveaway_verify",
+    # Operations (core/views_ops.py): liveness, readiness and metrics, for machines; aggregates
+    # only, no tenant data (metrics are guarded by METRICS_TOKEN or loopback).
+    "healthz",
+    "readyz",
+    "metrics",
 }
 
 # Public routes that refuse a bare GET even from A's owner (positive control), and why.
@@ -210,6 +216,8 @@ API_STATE_REFUSALS = {
     # Analytics data imports: the same generated PNG is no web analytics or conversions CSV.
     ("post", "/brands/{brand_id}/analytics/traffic/import"): 422,
     ("post", "/brands/{brand_id}/analytics/conversions/import"): 422,
+    # The world's brand is not deleted, so there is nothing to restore (422 with why).
+    ("post", "/deleted-brands/{brand_id}/restore"): 422,
 }
 
 API_METHODS = ("get", "post", "put", "patch", "delete")

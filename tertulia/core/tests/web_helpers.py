@@ -137,6 +137,8 @@ class World:
     report: object = None
     report_raw: str = ""  # the share link's secret
     report_schedule: object = None
+    # Data safety (issue 10): a ready brand export (a small zip in the media storage).
+    export: object = None
 
 
 def populate(brand: Brand, people: dict, marker: str) -> World:
@@ -165,6 +167,9 @@ def populate(brand: Brand, people: dict, marker: str) -> World:
     media = content_services.do_upload_media(ctx, brand, generated_png(), alt_text=f"{marker} lighthouse alt text",
                                              tags=[f"{low}tag"])
     secrets.append(media.alt_text)
+    from tertulia.reports import branding  # the reports' logo (GET /api/v1/brands/{id}/logo)
+
+    branding.do_set_brand_logo(ctx, brand, branding.process_logo(generated_png(300, 100)))
     objective = strategy_services.do_create_objective(
         ctx, brand, name=f"{marker} objective to conquer", period_start=date(2030, 1, 1), period_end=date(2030, 3, 31),
         kpis=[("engagement_rate_reach", "4.5")],
@@ -176,7 +181,20 @@ def populate(brand: Brand, people: dict, marker: str) -> World:
                   link=link, media=media, objective=objective, kpi=kpi, pillar=pillar)
     _populate_planning(world, ctx, marker)
     _populate_inbox(world, marker)
+    _populate_export(world)
     return world
+
+
+def _populate_export(w: World) -> None:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from tertulia.core.models import BrandExport
+
+    name = default_storage.save(f"exports/brand-{w.brand.pk}/world.zip", ContentFile(b"PK\x05\x06" + b"\x00" * 18))
+    w.export = BrandExport.objects.create(brand=w.brand, requested_by=w.people["owner"], state=BrandExport.State.READY,
+                                          file=name, size=22, finished_at=timezone.now(),
+                                          expires_at=timezone.now() + timedelta(hours=1))
 
 
 def _populate_inbox(w: World, marker: str) -> None:

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
+from django.views.decorators.debug import sensitive_post_parameters
 
 from tertulia.core import roles
 from tertulia.core.services import Ctx
@@ -65,6 +66,7 @@ class JoomlaConnectForm(forms.Form):
         return value
 
 
+@sensitive_post_parameters("token")
 @brand_view(roles.MANAGE_ACCOUNTS)
 @require_http_methods(["GET", "POST"])
 def joomla_connect(request, brand):

@@ -132,7 +132,7 @@ class Approved:
     pages: list[PageChoice] = field(default_factory=list)
 
 
-def _connector(token: str = "", config: HttpConfig | None = None):
+def _connector(token: str = "", config: HttpConfig | None = None):  # nosec B107 # not a password: an empty default
     from ..facebook.connector import FacebookConnector
 
     return FacebookConnector(base_url=api_base(), credentials=Credentials(access_token=token),

@@ -144,7 +144,9 @@ def verify_signature(app_secret: str, body: bytes, header: str | None) -> bool:
     if not app_secret or not header or not header.startswith("sha256="):
         return False
     expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256="):].strip().lower())
+    # As bytes: compare_digest refuses non-ASCII str (a TypeError, a 500, for any header sent).
+    given = header[len("sha256="):].strip().lower().encode("utf-8", errors="replace")
+    return hmac.compare_digest(expected.encode(), given)
 
 
 class GraphConnector(Connector):

@@ -238,23 +238,44 @@ def handle(body: bytes) -> Result:
         removals = [m for m in items if isinstance(m, Removal)]
         hidings = [m for m in items if isinstance(m, Hiding)]
         items = [i for i in items if not isinstance(i, (Mention, Removal, Hiding))]
+        read = []  # mentions read from Graph just now: the network's current text, never stale
         for mention in mentions:
             found = read_mention(accounts, entry_id, mention)
             if found is None:
                 result.unread_mentions += 1
             else:
-                items.append(found)
+                read.append(found)
                 result.mentions += 1
-        if items:
+        if items or read:
             for account in accounts:
-                ingest_interactions(account, items)
-                result.ingested += len(items)
+                batch = _not_stale(account, items) + read
+                ingest_interactions(account, batch)
+                result.ingested += len(batch)
                 result.accounts.add(account.pk)
         # After the comments of the same body: one added and removed within seconds is stored,
         # then shown as deleted, like any other.
         if removals or hidings:
             _apply_changes(accounts, removals, hidings, result)
     return result
+
+
+def _not_stale(account: SocialAccount, items: list) -> list:
+    """Meta's signature carries no timestamp, so a captured delivery verifies again when it is
+    replayed (and Meta itself retries). Only what is news may change a stored comment: an "add"
+    of a comment we already have changes nothing, and neither does an edit no newer than the
+    one stored (a replayed first version must not overwrite the corrected text)."""
+    from tertulia.inbox.models import Interaction
+
+    stored = dict(Interaction.objects.filter(account=account, external_id__in=[i.external_id for i in items])
+                  .values_list("external_id", "edited_at"))
+    fresh = []
+    for item in items:
+        if item.external_id in stored:
+            last_edit = stored[item.external_id]
+            if item.edited_at is None or (last_edit is not None and item.edited_at <= last_edit):
+                continue
+        fresh.append(item)
+    return fresh
 
 
 def _apply_changes(accounts: list[SocialAccount], removals: list[Removal], hidings: list[Hiding],

@@ -700,7 +700,7 @@ def credentials_from(data: dict[str, Any], *, previous: Credentials | None = Non
     scope = previous.scope if previous is not None else ""
     # The long-lived token is its own refresh credential (see the module's docstring).
     return Credentials(access_token=token, refresh_token=token, expires_at=expires_at, scope=scope,
-                       token_type="Bearer")
+                       token_type="Bearer")  # nosec B106 # not a password: an OAuth token_type or an empty filter value
 
 
 def _metric_values(data: dict[str, Any]) -> dict[str, int | None]:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.debug import sensitive_post_parameters
 
 from tertulia.core import roles
 from tertulia.core.services import Ctx
@@ -92,6 +93,7 @@ class ConnectForm(forms.Form):
         return data
 
 
+@sensitive_post_parameters("access_token")
 @brand_view(roles.MANAGE_ACCOUNTS)
 @require_http_methods(["GET", "POST"])
 def whatsapp_connect(request, brand):

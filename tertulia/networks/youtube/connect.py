@@ -28,7 +28,7 @@ from ..errors import Permanent
 from ..http import HttpClient, HttpConfig
 
 DEFAULT_AUTH = "https://accounts.google.com"
-DEFAULT_TOKEN = "https://oauth2.googleapis.com"
+DEFAULT_TOKEN = "https://oauth2.googleapis.com"  # nosec B105 # not a password: an empty value, a URL or a regex
 DEFAULT_API = "https://www.googleapis.com"
 # youtube.upload: videos.insert and thumbnails.set; youtube.force-ssl: read the channel,
 # comments and statistics, reply to comments, delete videos.

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import pytest
 
@@ -180,3 +179,22 @@ def test_hostile_schedules(client, world, payload):
     response = send(client, "post", f"/brands/{world['brand'].pk}/report-schedules", payload, **auth)
     assert response.status_code == 422 and XSS not in response.content.decode()
     assert not ReportSchedule.objects.filter(brand=world["brand"]).exists()
+
+
+def test_schedules_and_their_recipients_are_not_shown_to_client_reviewers(client, world):
+    brand = world["brand"]
+    schedule = services.do_save_schedule(Ctx(world["people"]["owner"]), brand, kind="weekly", weekday=0,
+                                         recipients=["jefa@example.com"])
+    reviewer = bearer(world["tokens"]["client_reviewer"])
+    assert send(client, "get", f"/brands/{brand.pk}/report-schedules", **reviewer).status_code == 403
+    assert send(client, "get", f"/brands/{brand.pk}/report-schedules/{schedule.pk}", **reviewer).status_code == 403
+    analyst = bearer(world["tokens"]["analyst"])
+    listing = send(client, "get", f"/brands/{brand.pk}/report-schedules", **analyst)
+    assert listing.status_code == 200 and listing.json()["items"][0]["recipients"] == ["jefa@example.com"]
+    # On the pages too: no "Schedules" tab, and the page refuses.
+    client.force_login(world["people"]["client_reviewer"])
+    from django.urls import reverse
+
+    assert client.get(reverse("report_schedules", args=[brand.pk])).status_code == 403
+    archive = client.get(reverse("section_reports", args=[brand.pk])).content.decode()
+    assert reverse("report_schedules", args=[brand.pk]) not in archive and "jefa@example.com" not in archive

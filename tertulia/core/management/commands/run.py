@@ -8,7 +8,7 @@ if either dies, the other is stopped and the command exits with an error.
 from __future__ import annotations
 
 import signal
-import subprocess
+import subprocess  # nosec B404 # fixed argv lists only, never a shell
 import sys
 import time
 
@@ -71,7 +71,7 @@ class Command(BaseCommand):
             # Own process group: Ctrl-C in the terminal reaches only this supervisor, which then
             # stops each child once, the right way. (Both getting SIGINT and then SIGTERM made
             # gunicorn's threaded workers hang until they were killed.)
-            children.append((subprocess.Popen(argv, process_group=0, preexec_fn=_die_with_parent), stop_signal))
+            children.append((subprocess.Popen(argv, process_group=0, preexec_fn=_die_with_parent), stop_signal))  # nosec B603 # fixed argv list (our own executables), no shell, no user input
 
         exit_code = 0
         try:
