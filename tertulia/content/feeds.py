@@ -270,7 +270,8 @@ def _store_entries(feed: Feed, parsed) -> int:
 def fetch_all_feeds() -> dict:
     """Fetch every feed of every brand, each on its own: one failure does not stop the rest."""
     done = failed = created = 0
-    for feed_id in Feed.objects.order_by("last_fetched_at", "pk").values_list("pk", flat=True):
+    for feed_id in (Feed.objects.filter(brand__deleted_at__isnull=True).order_by("last_fetched_at", "pk")
+                    .values_list("pk", flat=True)):
         feed = Feed.objects.select_related("brand").filter(pk=feed_id).first()
         if feed is None:
             continue  # removed meanwhile

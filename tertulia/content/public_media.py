@@ -44,7 +44,7 @@ def asset_for(token: str) -> MediaAsset:
         raise Http404 from None
     if not isinstance(data, dict) or not isinstance(data.get("a"), int) or not isinstance(data.get("h"), str):
         raise Http404
-    asset = MediaAsset.objects.filter(pk=data["a"]).first()
+    asset = MediaAsset.objects.filter(pk=data["a"], brand__deleted_at__isnull=True).first()
     if asset is None or asset.sha256[:16] != data["h"]:
         raise Http404
     return asset

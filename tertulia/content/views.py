@@ -31,7 +31,8 @@ def short_link(request, slug: str):
     which the post itself publishes. No personal data is stored: no IP, no user agent, only
     the referring site's host, and HEAD requests and bots are not counted.
     """
-    link = ShortLink.objects.filter(slug=slug).first() if re.fullmatch(r"[A-Za-z0-9_-]{1,16}", slug) else None
+    link = (ShortLink.objects.filter(slug=slug, brand__deleted_at__isnull=True).first()  # a deleted brand's: gone
+            if re.fullmatch(r"[A-Za-z0-9_-]{1,16}", slug) else None)
     if link is None or not safe_redirect_target(link.target_url):
         raise Http404  # a target stored before the checks (or by hand) is never followed
     user_agent = request.headers.get("User-Agent", "")

@@ -136,14 +136,21 @@ def find_pg_tool(name: str, server_major: int) -> str:
     return path
 
 
+_LIBPQ_OPTIONS = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
+                  "sslkey": "PGSSLKEY", "sslcrl": "PGSSLCRL", "service": "PGSERVICE", "passfile": "PGPASSFILE",
+                  "target_session_attrs": "PGTARGETSESSIONATTRS", "connect_timeout": "PGCONNECT_TIMEOUT"}
+
+
 def _pg_env(settings_dict: dict) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    """The environment for pg_dump/pg_restore: the inherited PG* variables (PGSSLMODE and the
+    certificates psycopg obeys too), overridden by the database settings and their OPTIONS."""
+    env = dict(os.environ)
     pairs = {"PGHOST": settings_dict.get("HOST"), "PGPORT": settings_dict.get("PORT"),
              "PGUSER": settings_dict.get("USER"), "PGPASSWORD": settings_dict.get("PASSWORD"),
              "PGDATABASE": settings_dict.get("NAME")}
-    sslmode = (settings_dict.get("OPTIONS") or {}).get("sslmode")
-    if sslmode:
-        pairs["PGSSLMODE"] = sslmode
+    for option, value in (settings_dict.get("OPTIONS") or {}).items():
+        if option in _LIBPQ_OPTIONS:
+            pairs[_LIBPQ_OPTIONS[option]] = value
     env.update({k: str(v) for k, v in pairs.items() if v})
     return env
 
@@ -240,7 +247,10 @@ def backup(output: str | Path, using: str = "default", storage=None) -> dict:
         workdir = Path(tmp)
         db_file, counts, migrations = _dump_database(conn, workdir)
         try:
-            with tarfile.open(partial, mode) as tar:
+            # The archive holds sessions and password hashes: readable by its owner only.
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode=mode) as tar:
                 member = db_file.name
                 files[member] = _sha256_file(db_file)
                 tar.add(db_file, arcname=member, recursive=False)
@@ -381,9 +391,21 @@ def check(extracted: Extracted, using: str = "default", yes: bool = False) -> No
     if archived and not archived <= set(key_fingerprints()):
         raise BackupError("Refused: the encryption key configured here is not the one this backup's data was "
                           "encrypted with, so its network tokens could not be decrypted.\n" + KEY_REMINDER)
-    if not yes and not database_is_empty(conn):
+    if database_is_empty(conn):
+        return
+    if not yes:
         raise BackupError("Refused: the database is not empty. Restoring replaces its contents; run again with "
                           "--yes to do that (make a backup of it first).")
+    if conn.vendor == "postgresql":
+        # pg_restore --clean drops only the backup's own tables: a newer schema's extra tables
+        # (and their foreign keys) would stay and make it fail.
+        from django.db.migrations.recorder import MigrationRecorder
+
+        applied = set(MigrationRecorder(conn).applied_migrations())
+        archived_set = {(app, name) for app, names in (manifest.get("migrations") or {}).items() for name in names}
+        if applied - archived_set:
+            raise BackupError("Refused: this database has a newer schema than the backup. Restore it into an empty "
+                              "database, then run `tertulia migrate`.")
 
 
 def _restore_database(extracted: Extracted, conn) -> None:
@@ -398,20 +420,37 @@ def _restore_database(extracted: Extracted, conn) -> None:
         return
     pg_restore = find_pg_tool("pg_restore", _server_major(conn))
     conn.close()  # our idle connection must not hold locks on the tables being replaced
-    _run_pg([pg_restore, "--clean", "--if-exists", "--no-owner", "--single-transaction", "--no-password",
+    _run_pg([pg_restore, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
+             "--no-password",
              "--dbname", conn.settings_dict["NAME"], str(source)], _pg_env(conn.settings_dict), "pg_restore")
 
 
 def _restore_media(extracted: Extracted, storage) -> int:
+    """Put back the archive's media files. A file already there with the same content is left
+    alone; a different one is replaced only once its new copy is stored, so a failure (a full
+    disk, a bucket's permissions) leaves every file whole."""
     n = 0
     for member, local in extracted.paths.items():
         if not member.startswith("media/"):
             continue
         name = member[len("media/"):]
+        wanted = extracted.manifest["files"][member]
         if storage.exists(name):
-            storage.delete(name)
+            h = hashlib.sha256()
+            with storage.open(name, "rb") as fh:
+                for block in iter(lambda: fh.read(CHUNK), b""):
+                    h.update(block)
+            if h.hexdigest() == wanted:
+                continue
         with open(local, "rb") as fh:
-            saved = storage.save(name, File(fh, name=PurePosixPath(name).name))
+            aside = storage.save(f"{name}.restoring", File(fh, name=PurePosixPath(name).name))
+        try:
+            if storage.exists(name):
+                storage.delete(name)
+            with storage.open(aside, "rb") as fh:
+                saved = storage.save(name, File(fh, name=PurePosixPath(name).name))
+        finally:
+            storage.delete(aside)
         if saved != name:
             raise BackupError(f"The media file {name} was stored as {saved}; check the storage's permissions.")
         n += 1
@@ -428,8 +467,13 @@ def restore(archive: str | Path, using: str = "default", yes: bool = False, stor
     with tempfile.TemporaryDirectory(prefix="tertulia-restore-") as tmp:
         extracted = extract(archive, Path(tmp))
         check(extracted, using=using, yes=yes)
+        _restore_media(extracted, storage)  # first: a failure here leaves the database untouched
         _restore_database(extracted, conn)
-        _restore_media(extracted, storage)
+    # The backup's scheduled posts and queued replies may have gone out since it was made:
+    # publishing waits for a person to look and resume each brand (at most once, DESIGN.md §3).
+    from .models import Brand
+
+    Brand.all_objects.using(using).update(publishing_paused=True)
     counts, _ = _current_facts(connections[using])
     differ = {t: (c, counts.get(t)) for t, c in extracted.manifest.get("counts", {}).items() if counts.get(t) != c}
     if differ:

@@ -25,6 +25,7 @@ import tempfile
 import uuid
 import zipfile
 from datetime import timedelta
+from decimal import Decimal
 
 from django.apps import apps
 from django.conf import settings
@@ -62,6 +63,8 @@ def csv_cell(value) -> str:
         return ""
     if isinstance(value, (dict, list)):
         value = json.dumps(value, ensure_ascii=False, cls=DjangoJSONEncoder)
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return str(value)  # a number stays a number (−3 is not a formula)
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     if text.startswith(FORMULA_START):
         return "'" + text

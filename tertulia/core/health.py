@@ -101,20 +101,18 @@ def run_checks(checks: dict[str, Callable[[], None]] | None = None, *, timeout: 
     checks = CHECKS if checks is None else checks
     timeout = timeout_seconds() if timeout is None else timeout
     started = time.monotonic()
-    futures: dict[str, Future | None] = {}
+    futures: dict[str, Future] = {}
     with _lock:
         for name, check in checks.items():
             previous = _running.get(name)
             if previous is not None and not previous.done():
-                futures[name] = None  # still stuck since an earlier probe: do not pile up
+                # Another probe's check is under way (a load balancer and an orchestrator probe
+                # at once; or it is stuck): wait for that one rather than pile up a second.
+                futures[name] = previous
                 continue
             futures[name] = _running[name] = _pool.submit(_timed, check)
     results = []
     for name, future in futures.items():
-        if future is None:
-            results.append(CheckResult(name, TIMEOUT, 0))
-            log.warning("readiness check %s: still running since an earlier probe", name)
-            continue
         left = max(0.0, timeout - (time.monotonic() - started))
         try:
             elapsed = future.result(timeout=left)

@@ -161,7 +161,7 @@ def poll_lag_family(now: datetime) -> Family:
     from tertulia.listening import sources
     from tertulia.reports.models import ReportSchedule
 
-    reports_due = ReportSchedule.objects.filter(active=True, next_run_at__lte=now,
+    reports_due = ReportSchedule.objects.filter(active=True, next_run_at__lte=now, brand__deleted_at__isnull=True,
                                                 brand__organization__is_demo=False)
     parts = [_oldest(polling._due(now), "next_poll_at", "inbox"),
              _oldest(collect._due(now), "next_run_at", "metrics"),

@@ -17,6 +17,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from . import audit, roles
@@ -123,6 +124,7 @@ def do_create_brand(ctx: Ctx, organization: Organization, **fields) -> Brand:
         raise PermissionDenied(_("Only workspace administrators can create brands."))
     brand = Brand(organization=organization)
     _apply_brand_fields(brand, fields)
+    _check_name_free(brand)
     brand.full_clean()
     brand.save()
     Membership.objects.create(brand=brand, user=ctx.user, role=roles.Role.OWNER)
@@ -148,11 +150,24 @@ def _apply_brand_fields(brand: Brand, fields: dict) -> None:
         setattr(brand, key, value)
 
 
+def _check_name_free(brand: Brand) -> None:
+    """A deleted brand keeps its name until it is purged (it can be restored): say so, rather
+    than fail on the unique constraint (whose check sees only the brands not deleted)."""
+    deleted = (Brand.all_objects.filter(organization_id=brand.organization_id, name=brand.name,
+                                        deleted_at__isnull=False).exclude(pk=brand.pk).first())
+    if deleted is not None:
+        raise ValidationError({"name": _("A deleted brand of this workspace uses this name until it is purged on "
+                                         "%(date)s: restore it from “Deleted brands”, or choose another name.")
+                               % {"date": date_format(timezone.localtime(deleted.purge_at, deleted.tzinfo),
+                                                      "DATE_FORMAT")}})
+
+
 @transaction.atomic
 def do_update_brand(ctx: Ctx, brand: Brand, **fields) -> Brand:
     _require(ctx, brand, roles.MANAGE_BRAND)
     before = audit.snapshot(brand, BRAND_FIELDS)
     _apply_brand_fields(brand, fields)
+    _check_name_free(brand)
     brand.full_clean()
     brand.save()
     changes = audit.diff(before, audit.snapshot(brand, BRAND_FIELDS))

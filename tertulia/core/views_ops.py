@@ -54,7 +54,9 @@ def metrics_allowed(request) -> int:
         if scheme.lower() != "bearer" or not given.strip():
             return 401
         return 0 if hmac.compare_digest(given.strip().encode(), token.encode()) else 403
-    if any(request.META.get(h) for h in PROXY_HEADERS):
+    # Behind a proxy on the same machine every visitor may arrive from loopback, with or without
+    # a forwarding header (a plain proxy_pass adds none): there, only a token opens the metrics.
+    if getattr(settings, "BEHIND_PROXY", False) or any(request.META.get(h) for h in PROXY_HEADERS):
         return 403
     return 0 if _is_loopback(request.META.get("REMOTE_ADDR", "")) else 403
 

@@ -17,7 +17,8 @@ change its figures, whichever code path makes it (ingestion, replies, rules, bul
 deletions). ``load`` reads clean days from the cache and computes dirty days, and the partial
 days at a period's edges, live from the tables, with the same function that builds the cache
 (``compute``); so a figure is exact whatever the cache's lag. The periodic task ``rebuild``
-(a Huey lock: one rebuild at a time) computes dirty days and deletes exactly the marks it read.
+(one at a time: a lease in the database) computes dirty days and deletes exactly the marks it
+read.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from .models import Conversation, InboxDay, Interaction
+from .models import Conversation, InboxDay, InboxDayRebuild, Interaction
 
 QUARTER = 900  # seconds
 QUARTERS = 96  # a day's
@@ -200,21 +201,36 @@ def load(brand_ids: list[int], start: datetime, end: datetime, *, delays: bool =
     return total
 
 
+REBUILD_LEASE = timedelta(minutes=10)
+
+
 def rebuild(limit: int = 400) -> int:
-    """Build the cache of up to ``limit`` dirty (brand, day)s; returns how many were built.
-    Callers run one rebuild at a time (the periodic task holds a Huey lock): two interleaved
-    rebuilds of one day could store the older computation last."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT brand_id, day, gen FROM inbox_day_dirty ORDER BY day DESC LIMIT %s", [limit])
-        seen: dict[tuple[int, date], list[int]] = defaultdict(list)
-        for b, d, gen in cursor.fetchall():
-            seen[(int(b), d if isinstance(d, date) else date.fromisoformat(d))].append(gen)
+    """Build the cache of up to ``limit`` dirty (brand, day)s; returns how many were built (0
+    when another rebuild holds the lease: two interleaved rebuilds of one day could store the
+    older computation last; a rebuilder killed mid-way holds it only ``REBUILD_LEASE``)."""
+    now = timezone.now()
+    InboxDayRebuild.objects.get_or_create(pk=1, defaults={"until": now - timedelta(seconds=1)})
+    if not InboxDayRebuild.objects.filter(pk=1, until__lt=now).update(until=now + REBUILD_LEASE):
+        return 0
+    try:
+        return _rebuild(limit, now)
+    finally:
+        InboxDayRebuild.objects.filter(pk=1).update(until=now)
+
+
+def _rebuild(limit: int, now: datetime) -> int:
     from tertulia.core.models import Brand
 
-    # all_objects: a deleted brand (in its grace period) keeps its figures right for a restore.
-    existing = set(Brand.all_objects.filter(pk__in={b for b, _ in seen}).values_list("pk", flat=True))
-    now = timezone.now()
-    for (brand_id, day), gens in seen.items():
+    with connection.cursor() as cursor:
+        # Distinct days first (on PostgreSQL the marks are a log: a busy day has many rows).
+        cursor.execute("SELECT brand_id, day FROM inbox_day_dirty GROUP BY brand_id, day ORDER BY day DESC "
+                       "LIMIT %s", [limit])
+        keys = [(int(b), d if isinstance(d, date) else date.fromisoformat(d)) for b, d in cursor.fetchall()]
+    existing = set(Brand.all_objects.filter(pk__in={b for b, _ in keys}).values_list("pk", flat=True))
+    for brand_id, day in keys:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT gen FROM inbox_day_dirty WHERE brand_id = %s AND day = %s", [brand_id, day])
+            gens = [row[0] for row in cursor.fetchall()]
         if brand_id in existing:
             start = _utc_midnight(day)
             parts, data = compute([brand_id], start, start + timedelta(days=1), now)
@@ -225,11 +241,12 @@ def rebuild(limit: int = 400) -> int:
                           resolution=parts.delays("resolution").tobytes())],
                 update_conflicts=True, unique_fields=["brand", "day"],
                 update_fields=["data", "quarters", "first_response", "resolution", "computed_at"])
-        marks = ", ".join(["%s"] * len(gens))
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM inbox_day_dirty WHERE brand_id = %s AND day = %s AND gen IN ({marks})",  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
-                           [brand_id, day, *gens])
-    return len(seen)
+        if gens:
+            marks = ", ".join(["%s"] * len(gens))
+            with connection.cursor() as cursor:
+                sql = f"DELETE FROM inbox_day_dirty WHERE brand_id = %s AND day = %s AND gen IN ({marks})"  # nosec B608 # placeholders only, values bound as parameters
+                cursor.execute(sql, [brand_id, day, *gens])
+    return len(keys)
 
 
 def rebuild_all() -> int:

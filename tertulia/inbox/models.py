@@ -367,3 +367,11 @@ class InboxDay(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["brand", "day"], name="uniq_inbox_day")]
+
+
+class InboxDayRebuild(models.Model):
+    """The lease of the one rebuild of ``InboxDay`` allowed at a time (``inbox.daily.rebuild``): two
+    interleaved rebuilds of a day could store the older computation last. A single row; a
+    rebuilder killed mid-way holds it only until ``until``."""
+
+    until = models.DateTimeField()

@@ -261,6 +261,8 @@ def send(reply_id: int) -> str:
     if reply.next_attempt_at is not None and reply.next_attempt_at > now:
         return "early"
     account = reply.account
+    if reply.conversation.brand.deleted_at is not None:
+        return "paused"  # a deleted brand says nothing more; restored, the sweeper sends it
     if account.status != SocialAccount.Status.CONNECTED:
         OutgoingReply.objects.filter(pk=reply.pk, state=R.QUEUED).update(error=notes.source(MSG_WAITING_RECONNECT))
         return "waiting"
@@ -268,7 +270,7 @@ def send(reply_id: int) -> str:
         OutgoingReply.objects.filter(pk=reply.pk, state=R.QUEUED).update(next_attempt_at=account.blocked_until)
         return "early"
     lease = now + timedelta(seconds=conf("LEASE_SECONDS"))
-    claimed = OutgoingReply.objects.filter(pk=reply.pk, state=R.QUEUED).filter(
+    claimed = OutgoingReply.objects.filter(pk=reply.pk, state=R.QUEUED, account__brand__deleted_at__isnull=True).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     ).update(state=R.SENDING, attempts=F("attempts") + 1, next_attempt_at=lease)
     if not claimed:

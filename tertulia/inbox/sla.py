@@ -107,7 +107,7 @@ def check(now: datetime | None = None) -> dict:
     ``breach_notified_at`` (two checkers at once: one notifies)."""
     now = now or timezone.now()
     late = list(
-        Conversation.objects.filter(_first_response_late(now) | _resolution_late(now))
+        Conversation.objects.filter(_first_response_late(now) | _resolution_late(now), brand__deleted_at__isnull=True)
         .select_related("brand", "author", "account", "assignee").order_by("pk")[:CHECK_LIMIT]
     )
     with transaction.atomic():  # claims and notifications commit together

@@ -4,7 +4,7 @@ Thin wrappers: the work lives in ``polling``, ``replies`` and ``sla``; these onl
 """
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -31,10 +31,9 @@ def sweep_replies() -> int:
 
 
 @db_periodic_task(crontab(minute="*"))
-@lock_task("inbox-rebuild-days")
 def rebuild_days() -> int:
-    """The dashboard's per-day inbox cache (inbox.daily): the days changed since the last run.
-    One rebuild at a time (the lock): two interleaved rebuilds of a day could keep the older."""
+    """The dashboard's per-day inbox cache (inbox.daily): the days changed since the last run
+    (one rebuild at a time: a lease in the database, which a killed consumer holds only minutes)."""
     from . import daily
 
     return daily.rebuild(limit=2000)

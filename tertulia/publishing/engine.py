@@ -253,13 +253,15 @@ def media_items(target: PostTarget) -> tuple[MediaItem, ...]:
     for asset in post_assets(target.post):
         if not asset.file or not asset.file.storage.exists(asset.file.name):
             raise FileNotFoundError(f"media asset {asset.pk}: {asset.file.name or 'no file'}")
+        copy = False
         try:
-            source = {"path": asset.file.path}
+            source = {"path": asset.file.path}  # the library's own file: never removed here
         except NotImplementedError:  # remote storage (S3): no local path
             source = _remote_source(asset)
+            copy = "path" in source
         item = MediaItem(filename=asset.file.name.rsplit("/", 1)[-1], mime_type=asset.mime_type,
                          alt_text=asset.alt_text, url=public_url(asset), **source)
-        if source.get("path"):  # our temporary copy goes when the payload does
+        if copy:  # our temporary copy of a remote video goes when the payload does
             weakref.finalize(item, _remove_copy, source["path"])
         items.append(item)
     return tuple(items)

@@ -259,7 +259,7 @@ def send_reminders(now: datetime | None = None) -> int:
     sent = 0
     pending = (CadenceTask.objects.filter(done_at__isnull=True, reminded_at__isnull=True,
                                           due_on__lte=now.date() + timedelta(days=1),
-                                          brand__organization__is_demo=False)
+                                          brand__organization__is_demo=False, brand__deleted_at__isnull=True)
                .select_related("brand").order_by("brand_id", "due_on"))
     for task in pending.iterator():
         brand = task.brand

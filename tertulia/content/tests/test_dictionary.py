@@ -176,8 +176,12 @@ def test_dictionary_api(client, setup, brand_b):
 def test_spelling_api_uses_brand_words_and_gives_utf16_offsets(client, setup, brand_b):
     brand, people, ctx = setup
     spelling.do_add_brand_word(ctx, brand, "Cruasanazo")
-    raw = _token(people["analyst"], brand, "read")
     text = "😀 El cruasanazo está exelente"
+    # Every POST of the API needs a write grant, even one that only computes (README, "REST API").
+    read_only = _token(people["analyst"], brand, "read")
+    refused = _api(client, "post", f"/brands/{brand.pk}/spelling", read_only, {"text": text, "language": "es"})
+    assert refused.status_code == 403 and "may only read" in refused.json()["detail"]
+    raw = _token(people["analyst"], brand, "write")
     response = _api(client, "post", f"/brands/{brand.pk}/spelling", raw, {"text": text, "language": "es"})
     assert response.status_code == 200, response.content
     (m,) = response.json()

@@ -108,12 +108,16 @@ def test_round_trip_restores_data_media_and_decryptable_tokens(brand_a, media_ro
     key = settings.FERNET_KEYS[0]
     assert manifest["fernet_key_fingerprints"][0] == hashlib.sha256(key.encode()).hexdigest()
     assert key.encode() not in raw and TOKEN.encode() not in raw  # neither the key nor a plaintext token
+    assert oct(archive.stat().st_mode & 0o777) == "0o600"  # sessions and password hashes inside
 
     # Wipe the media, restore into the empty database of our own.
     shutil.rmtree(media_root)
+    assert not brand.publishing_paused
     call_command("restore", str(archive), "--database", target)
-    assert "Encryption-key reminder" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Encryption-key reminder" in out and "Publishing is paused on every brand" in out
     restored = Brand.objects.using(target).get(pk=brand.pk)
+    assert restored.publishing_paused  # what the backup scheduled may have gone out since: a person resumes
     assert (restored.name, restored.timezone, restored.organization_id) == (brand.name, brand.timezone,
                                                                             brand.organization_id)
     assert SocialAccount.objects.using(target).get(pk=account.pk).access_token == TOKEN  # decrypts
@@ -127,8 +131,12 @@ def test_round_trip_restores_data_media_and_decryptable_tokens(brand_a, media_ro
     # The target is not empty now: a second restore needs --yes, and then works.
     with pytest.raises(CommandError, match="not empty"):
         call_command("restore", str(archive), "--database", target)
+    # A media file changed since the backup is put back; an identical one is left alone.
+    changed = next(p for p in media_root.rglob("*") if p.is_file())
+    changed.write_bytes(b"changed since the backup")
     call_command("restore", str(archive), "--database", target, "--yes")
     assert SocialAccount.objects.using(target).get(pk=account.pk).access_token == TOKEN
+    assert {p.relative_to(media_root): p.read_bytes() for p in media_root.rglob("*") if p.is_file()} == media_before
 
 
 # --- Refusals -------------------------------------------------------------------------------

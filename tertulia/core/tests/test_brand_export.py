@@ -9,6 +9,7 @@ import io
 import json
 import zipfile
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.files.storage import default_storage
@@ -113,6 +114,12 @@ def test_csv_cells_that_would_run_as_formulas_are_prefixed(value):
         assert cell == "'" + value
     else:
         assert cell == value
+
+
+@pytest.mark.parametrize("value,cell", [(-3, "-3"), (-0.5, "-0.5"), (Decimal("-12.50"), "-12.50"), (True, "True"),
+                                        ("-3", "'-3")])
+def test_numbers_stay_numbers_and_only_text_is_prefixed(value, cell):
+    assert export.csv_cell(value) == cell
 
 
 def test_csv_injection_in_social_content_is_neutralised_in_the_file(world):

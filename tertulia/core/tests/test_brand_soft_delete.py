@@ -75,7 +75,7 @@ def test_a_deleted_brand_is_gone_from_every_page_and_api_route(world, client):
     assert not Post.objects.for_user(owner).exists()
 
 
-def test_workers_skip_a_deleted_brand(world):
+def test_workers_skip_a_deleted_brand(world, client):
     from tertulia.analytics import collect
     from tertulia.giveaways import services as giveaways
     from tertulia.inbox import polling
@@ -97,15 +97,23 @@ def test_workers_skip_a_deleted_brand(world):
     # Before: each worker would take this brand's work (so the checks below are not vacuous).
     assert engine.due_targets(now).filter(pk=target.pk).exists()
     assert polling_due() and metrics_due() and sources_due()
+    from tertulia.content import public_media
+
+    media_url = public_media.public_url(world.media).split("://", 1)[1].split("/", 1)[1]
+    assert client.get(f"/{media_url}").status_code == 200
+    assert client.get(f"/l/{world.link.slug}", HTTP_USER_AGENT="Mozilla/5.0").status_code == 302
 
     services.do_delete_brand(Ctx(world.people["owner"]), world.brand)
+    # Its public links go dark at once: the signed media link (Instagram, Threads) and short links.
+    assert client.get(f"/{media_url}").status_code == 404
+    assert client.get(f"/l/{world.link.slug}", HTTP_USER_AGENT="Mozilla/5.0").status_code == 404
     assert not engine.due_targets(now).filter(pk=target.pk).exists()
     target.refresh_from_db()
     assert engine.publish(target.pk, target.version) == "paused"
     assert engine.claim(target, now) is None
     assert not polling_due() and not metrics_due() and not sources_due()
     assert reports.run_due_schedules(now)["ran"] == 0
-    ReportSchedule.objects.filter(pk=world.report_schedule.pk, next_run_at__lt=now).exists()
+    assert ReportSchedule.objects.filter(pk=world.report_schedule.pk, next_run_at__lt=now).exists()
     from tertulia.giveaways.models import Contest
 
     Contest.objects.filter(pk=world.contest.pk).update(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1),
@@ -192,6 +200,10 @@ def test_api_delete_list_and_restore(client, brand_a):
     listed = client.get(f"{API}/deleted-brands", **headers).json()["items"]
     assert [(b["id"], b["name"]) for b in listed] == [(brand.pk, brand.name)] and listed[0]["purge_at"]
     assert client.delete(f"{API}/brands/{brand.pk}", **headers).status_code == 404  # already gone
+    # Its name stays taken until the purge: a clear 422, not the database's unique constraint.
+    for method, url, body in (("post", f"{API}/brands", {"organization_id": brand.organization_id, "name": brand.name}),):
+        taken = getattr(client, method)(url, body, content_type="application/json", **headers)
+        assert taken.status_code == 422 and "deleted brand" in taken.json()["errors"]["name"][0], taken.content
     assert client.post(f"{API}/deleted-brands/{brand.pk}/restore", **read_only).status_code == 403  # a read token
     response = client.post(f"{API}/deleted-brands/{brand.pk}/restore", **headers)
     assert response.status_code == 200 and response.json()["id"] == brand.pk

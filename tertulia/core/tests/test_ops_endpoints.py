@@ -128,9 +128,10 @@ def test_a_hung_queue_times_out_and_is_not_piled_up(client, monkeypatch, setting
         assert 0.35 < took < 10, took  # waited for the deadline, and not for PING
         stuck = health._running["queue"]
         assert not stuck.done()
-        # A second probe while the first check still hangs: no second check is started.
+        # A second probe while the first check still hangs: it waits for that check (a
+        # concurrent probe gets its answer, not a false timeout), and starts no second one.
         second = client.get("/readyz")
-        assert second.status_code == 503 and second.json()["checks"]["queue"] == {"status": "timeout", "ms": 0}
+        assert second.status_code == 503 and second.json()["checks"]["queue"] == {"status": "timeout", "ms": 400}
         assert health._running["queue"] is stuck
     finally:
         silent.close()  # the pending connection is reset: the stuck PING ends with an error
@@ -375,3 +376,13 @@ def test_probes_are_not_redirected_to_https(client, settings):
     assert client.get("/metrics").status_code == 200
     assert client.get("/login/").status_code == 301
     assert client.get("/healthz/x").status_code == 301  # exact paths only
+
+
+def test_behind_a_proxy_only_a_token_opens_the_metrics(client, settings):
+    """A same-host proxy makes every visitor loopback, with no forwarding header."""
+    settings.METRICS_TOKEN = ""
+    settings.BEHIND_PROXY = True
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+    settings.METRICS_TOKEN = "s3cret-metrics-token"
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION="Bearer s3cret-metrics-token"
+                      ).status_code == 200

@@ -149,3 +149,33 @@ def test_empty_ranges(brand_a, start, end):
     brand, _ = brand_a
     parts = daily.load([brand.pk], start, end)
     assert parts.quarters == {} and parts.sentiment == {}
+
+
+def test_one_rebuild_at_a_time_and_a_dead_rebuilders_lease_runs_out(brand_a):
+    from tertulia.inbox.models import InboxDayRebuild
+
+    brand, people = brand_a
+    acc = do_add_account(Ctx(people["owner"]), brand, network="x", handle="alpha", external_id="acc-1")
+    services.ingest_interactions(acc, [msg("m1", T0, "ana")])
+    # Another rebuilder holds the lease: this one builds nothing and leaves the marks.
+    InboxDayRebuild.objects.update_or_create(pk=1, defaults={"until": timezone.now() + timedelta(minutes=5)})
+    assert daily.rebuild() == 0 and dirty_count() > 0
+    # It died: its lease runs out, and the next rebuild goes ahead.
+    InboxDayRebuild.objects.filter(pk=1).update(until=timezone.now() - timedelta(seconds=1))
+    assert daily.rebuild_all() > 0 and dirty_count() == 0
+    assert InboxDayRebuild.objects.get(pk=1).until <= timezone.now()  # released
+
+
+def test_triggers_lost_by_a_table_rebuild_are_recreated_after_migrate(transactional_db):
+    from tertulia.inbox import triggers
+
+    assert triggers.missing(connection) == []
+    if connection.vendor == "sqlite":
+        # What Django's SQLite schema editor does to a table it rebuilds for an ALTER.
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER inbox_day_conve_upd")
+        assert triggers.missing(connection) == ["inbox_day_conve_upd"]
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)  # post_migrate puts it back
+    assert triggers.missing(connection) == []

@@ -29,4 +29,7 @@ class Command(BaseCommand):
             f"Restored the backup of {manifest['created_at']} (Tertulia {manifest['tertulia_version']}): "
             f"{sum(manifest['counts'].values())} rows, {media} media file(s). "
             "Run `tertulia migrate` if this version of Tertulia is newer than the backup's."))
+        self.stdout.write(self.style.WARNING(
+            "Publishing is paused on every brand: posts and replies scheduled in the backup may already have "
+            "gone out since it was made. Check each brand's calendar, then resume it (Brand settings)."))
         self.stdout.write(self.style.WARNING(backup.KEY_REMINDER))
