@@ -661,6 +661,16 @@ class HttpClient:
             self.on_exchange(exchange)
 
 
+def require_https_site(base_url: str, config: HttpConfig, message) -> None:
+    """A self-hosted site's address (WordPress, Joomla) must be https; plain http only where the
+    configuration allows private networks (tests and development against a loopback server).
+    Raises ``Permanent(message)``."""
+    parts = urlsplit(base_url)
+    if parts.hostname and (parts.scheme == "https" or (parts.scheme == "http" and config.allow_private_networks)):
+        return
+    raise Permanent(message, detail=f"site scheme {parts.scheme!r}")
+
+
 def _decode(body: bytes, charset: str | None) -> str:
     try:
         return body.decode(charset or "utf-8", errors="replace")

@@ -63,7 +63,7 @@ from django.utils.translation import gettext_lazy as _
 from ..base import (Connector, InteractionBatch, Limits, MediaItem, PostMetrics, PostPayload, Profile, PublishedRef,
                     Visibility)
 from ..errors import Ambiguous, AuthExpired, ConnectorError, Permanent, Retryable, Unsupported, fill
-from ..http import MSG_MALFORMED, ApiResponse, clean_text, parse_time
+from ..http import MSG_MALFORMED, ApiResponse, clean_text, parse_time, require_https_site
 from ..wordpress.connector import hashtags, lenient_json, title_and_body
 
 log = logging.getLogger(__name__)
@@ -225,14 +225,6 @@ class JoomlaConnector(Connector):
 
     # -- the API call ----------------------------------------------------------------------
 
-    def _check_site(self) -> None:
-        parts = urlsplit(self.base_url)
-        if parts.scheme == "https" and parts.hostname:
-            return
-        if parts.scheme == "http" and parts.hostname and self.http.config.allow_private_networks:
-            return  # tests and development against a loopback server, allowed explicitly
-        raise Permanent(MSG_HTTPS, detail=f"site scheme {parts.scheme!r}")
-
     def _headers(self) -> dict[str, str]:
         token = (self.credentials.access_token or "").strip()
         if not token:
@@ -243,7 +235,7 @@ class JoomlaConnector(Connector):
                 accept=(), bucket: str | None = None) -> ApiResponse:
         """One API call. Parses the JSON itself (after any PHP noise) and maps Joomla's
         JSON:API ``errors[]`` to our vocabulary. Statuses in ``accept`` come back to the caller."""
-        self._check_site()
+        require_https_site(self.base_url, self.http.config, MSG_HTTPS)
         headers = self._headers()
         method = method.upper()
         unsafe = method not in ("GET", "HEAD", "DELETE")

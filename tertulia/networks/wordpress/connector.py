@@ -59,7 +59,7 @@ from ..base import (
     Visibility,
 )
 from ..errors import Ambiguous, AuthExpired, ConnectorError, Permanent, Retryable
-from ..http import MSG_MALFORMED, ApiResponse, clean_text, parse_time, safe_url
+from ..http import MSG_MALFORMED, ApiResponse, clean_text, parse_time, require_https_site, safe_url
 from ..mastodon.html import html_to_text
 
 log = logging.getLogger(__name__)
@@ -222,14 +222,6 @@ class WordPressConnector(Connector):
 
     # -- the REST call ---------------------------------------------------------------------
 
-    def _check_site(self) -> None:
-        parts = urlsplit(self.base_url)
-        if parts.scheme == "https" and parts.hostname:
-            return
-        if parts.scheme == "http" and parts.hostname and self.http.config.allow_private_networks:
-            return  # tests and development against a loopback server, allowed explicitly
-        raise Permanent(MSG_HTTPS, detail=f"site scheme {parts.scheme!r}")
-
     def _auth_header(self) -> dict[str, str]:
         password = self.credentials.access_token
         if not self.username or not password:
@@ -244,7 +236,7 @@ class WordPressConnector(Connector):
                 bucket: str | None = None) -> ApiResponse:
         """One REST call. Parses the JSON itself (after any PHP noise) and maps WordPress's
         ``{"code", "message", "data": {"status"}}`` errors to our vocabulary."""
-        self._check_site()
+        require_https_site(self.base_url, self.http.config, MSG_HTTPS)
         headers = self._auth_header() if auth else {}
         unsafe = method.upper() not in ("GET", "HEAD", "DELETE")
         bucket = bucket or f"{method.upper()} {_NUMBER_SEGMENT.sub('/:id', path)}"
