@@ -30,7 +30,7 @@ SAME_ON_EVERY_DATABASE = (
     "tertulia/giveaways/tests/test_draw.py", "tertulia/analytics/tests/test_kpis.py",
     "tertulia/core/tests/test_i18n_catalogs.py", "tests/test_run_command.py", "tests/test_bench_load.py",
     "tertulia/reports/tests/test_summary.py", "tertulia/strategy/tests/test_workload.py",
-    "tertulia/analytics/tests/test_charts.py",
+    "tertulia/analytics/tests/test_charts.py", "tertulia/core/tests/test_cache.py",
     "tertulia/core/tests/test_migration_safety.py",  # reads the migration files only
     "tertulia/analytics/tests/test_traffic_parse.py",
     "tertulia/reports/tests/test_audit_rules.py", "tertulia/reports/tests/test_problems.py",

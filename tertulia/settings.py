@@ -186,6 +186,22 @@ else:
         "consumer": {"workers": envint("HUEY_WORKERS", "2"), "worker_type": "thread"},
     }
 
+# --- Cache ------------------------------------------------------------------------------
+# Shared by every process as soon as Redis is configured (CACHE_URL, else REDIS_URL); it holds
+# derived data only, so Redis being away costs time, not pages (tertulia/core/cache.py). Tests
+# keep one process's memory, so parallel test workers never see each other's entries.
+CACHE_URL = envstr("CACHE_URL", REDIS_URL)
+if CACHE_URL and not TESTING:
+    CACHES = {"default": {
+        "BACKEND": "tertulia.core.cache.TolerantRedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": envstr("CACHE_KEY_PREFIX", "tertulia"),
+        # A page waits at most this long for Redis before computing without it.
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- Publishing engine (tertulia/publishing/engine.py) ----------------------------------
 # Retries: capped exponential backoff with jitter, from BACKOFF_BASE seconds up to BACKOFF_CAP,
 # at most MAX_ATTEMPTS attempts per target (2-4 s, 4-8 s, 8-16 s ...: a 5xx is retried within

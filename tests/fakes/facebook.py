@@ -230,6 +230,13 @@ class FakeGraph(server.LoopbackServer):
         with self.lock:
             self.revoked.add(token or self.page_token)
 
+    def reissue_page_token(self) -> str:
+        """The person signed in again: the Page gets a fresh token (the revoked one stays dead)."""
+        with self.lock:
+            self.page_token = "EAAPage" + secrets.token_urlsafe(24)
+            self.pages[PAGE_ID]["token"] = self.page_token
+            return self.page_token
+
     def retire_metric(self, name: str) -> None:
         with self.lock:
             self.retired.add(name)

@@ -140,3 +140,36 @@ def test_token_expiring_in_the_middle_of_a_batch(ctx, make_target, account, fake
         assert target.state == S.PUBLISHED
     texts = sorted(s["text"] for s in fake_mastodon.own_statuses())
     assert texts == [f"Lote {n}" for n in range(5)]  # each once
+
+
+def test_facebook_token_expiring_in_the_middle_of_a_batch(ctx, make_target, page, fake_graph):  # noqa: F811
+    """The same on the Graph API, whose expiry is an error 190 in a 400 answer: the Page's token
+    dies after the second of four posts."""
+    targets = [make_target(f"Lote FB {n}", due_at=now() - timedelta(seconds=1), accounts=[page]) for n in range(4)]
+    posts = {"n": 0}
+
+    def revoke_after_two(endpoint: str) -> bool:
+        if endpoint == "POST /:id/feed":
+            posts["n"] += 1
+            if posts["n"] == 3:
+                fake_graph.expire_token()
+        return False
+
+    fake_graph._add_rule("*", revoke_after_two, facebook.Fault.latency(0), None, 1.0)
+    for target in targets:
+        tasks.publish_target.call_local(target.pk, target.version)
+    for target in targets:
+        target.refresh_from_db()
+    assert [t.state for t in targets] == [S.PUBLISHED] * 2 + [S.NEEDS_ATTENTION] * 2
+    page.refresh_from_db()
+    assert page.status == SocialAccount.Status.NEEDS_RECONNECT
+    assert all("reconnect" in t.last_error.lower() for t in targets[2:])
+    assert len(fake_graph.requests_to("POST /:id/feed")) == 3  # one refused, then none
+
+    do_update_account(ctx, page, access_token=fake_graph.reissue_page_token())
+    for target in targets[2:]:
+        services.do_retry_now(ctx, target)
+    for target in targets:
+        drain(target)
+        assert target.state == S.PUBLISHED
+    assert sorted(p["message"] for p in fake_graph.page_posts()) == [f"Lote FB {n}" for n in range(4)]
