@@ -14,6 +14,8 @@ For each (role, action):
 - a representative API route runs as that member (signed-in session): allowed means a 2xx,
   refused means a 403 (never a 404: the member can see the brand, so nothing is hidden);
 - for the actions a page offers (PAGES), the page's form too: allowed redirects, refused is 403.
+- every brand-scoped write route of the API (ROUTE_POLICY: the permission each one needs), as
+  every role: a role without the permission gets 403, one with it never does.
 Every call runs in a savepoint that is rolled back, so each starts from the same brand.
 """
 
@@ -300,4 +302,180 @@ def test_every_role_through_the_pages(world):
             if not marks[role] and response.status_code != 403:
                 failures.append(f"{role:18} {action:24} ({permission}): {url} -> {response.status_code}, "
                                 "policy says refused (403)")
+    assert not failures, "\n".join(failures)
+
+
+# --- Every write route of the API --------------------------------------------------------------
+# The permission each brand-scoped write route needs: the policy, by hand, one line per route (a
+# new route fails the test below until it is given its line). Which roles hold each permission
+# comes from MATRIX above. Refused means 403; allowed means anything but 403 and 404 (the
+# generated body may be refused as invalid: 422, or the object's state: 409), and never a 5xx.
+# Not here: POST /deleted-brands/{brand_id}/restore, whose brand is deleted (test_brand_lifecycle).
+ROUTE_POLICY = """
+   manage_brand     PATCH  /brands/{brand_id}
+   delete_brand     DELETE /brands/{brand_id}
+   manage_brand     POST   /brands/{brand_id}/logo
+   manage_brand     DELETE /brands/{brand_id}/logo
+   manage_accounts  POST   /brands/{brand_id}/accounts
+   manage_accounts  PATCH  /brands/{brand_id}/accounts/{account_id}
+   manage_accounts  DELETE /brands/{brand_id}/accounts/{account_id}
+   manage_members   POST   /brands/{brand_id}/members
+   manage_members   PATCH  /brands/{brand_id}/members/{member_id}
+   manage_members   DELETE /brands/{brand_id}/members/{member_id}
+   manage_members   POST   /brands/{brand_id}/invitations
+   manage_members   DELETE /brands/{brand_id}/invitations/{invitation_id}
+   manage_brand     POST   /brands/{brand_id}/knowledge
+   manage_brand     PATCH  /brands/{brand_id}/knowledge/{entry_id}
+   manage_brand     DELETE /brands/{brand_id}/knowledge/{entry_id}
+   manage_brand     POST   /brands/{brand_id}/exports
+   manage_brand     POST   /brands/{brand_id}/objectives
+   manage_brand     PATCH  /brands/{brand_id}/objectives/{objective_id}
+   manage_brand     DELETE /brands/{brand_id}/objectives/{objective_id}
+   manage_brand     POST   /brands/{brand_id}/objectives/{objective_id}/kpis
+   manage_brand     PATCH  /brands/{brand_id}/objectives/{objective_id}/kpis/{kpi_id}
+   manage_brand     DELETE /brands/{brand_id}/objectives/{objective_id}/kpis/{kpi_id}
+   manage_brand     POST   /brands/{brand_id}/pillars
+   manage_brand     PATCH  /brands/{brand_id}/pillars/{pillar_id}
+   manage_brand     DELETE /brands/{brand_id}/pillars/{pillar_id}
+   compose          POST   /brands/{brand_id}/cadence/tasks/{cadence_task_id}
+   manage_brand     PUT    /brands/{brand_id}/cadence/plan
+   compose          POST   /brands/{brand_id}/media
+   compose          PATCH  /brands/{brand_id}/media/{asset_id}
+   compose          DELETE /brands/{brand_id}/media/{asset_id}
+   compose          POST   /brands/{brand_id}/media/{asset_id}/crops
+   compose          POST   /brands/{brand_id}/posts
+   compose          POST   /brands/{brand_id}/posts/validate
+   compose          PATCH  /brands/{brand_id}/posts/{post_id}
+   compose          DELETE /brands/{brand_id}/posts/{post_id}
+   compose          PUT    /brands/{brand_id}/posts/{post_id}/variants/{network}
+   compose          DELETE /brands/{brand_id}/posts/{post_id}/variants/{network}
+   compose          POST   /brands/{brand_id}/posts/{post_id}/move
+   compose          POST   /brands/{brand_id}/week-themes
+   compose          PATCH  /brands/{brand_id}/week-themes/{theme_id}
+   compose          DELETE /brands/{brand_id}/week-themes/{theme_id}
+   compose          POST   /brands/{brand_id}/key-dates
+   compose          PATCH  /brands/{brand_id}/key-dates/{key_date_id}
+   compose          DELETE /brands/{brand_id}/key-dates/{key_date_id}
+   compose          POST   /brands/{brand_id}/ideas
+   compose          PATCH  /brands/{brand_id}/ideas/{idea_id}
+   compose          DELETE /brands/{brand_id}/ideas/{idea_id}
+   compose          POST   /brands/{brand_id}/ideas/{idea_id}/move
+   compose          POST   /brands/{brand_id}/feeds
+   compose          DELETE /brands/{brand_id}/feeds/{feed_id}
+   compose          POST   /brands/{brand_id}/feeds/{feed_id}/fetch
+   compose          POST   /brands/{brand_id}/dictionary
+   compose          DELETE /brands/{brand_id}/dictionary/{word_id}
+   view             POST   /brands/{brand_id}/spelling
+   compose          POST   /brands/{brand_id}/posts/{post_id}/submit
+   approve          POST   /brands/{brand_id}/posts/{post_id}/approve
+   approve          POST   /brands/{brand_id}/posts/{post_id}/reject
+   view             POST   /brands/{brand_id}/posts/{post_id}/comments
+   compose          POST   /brands/{brand_id}/posts/{post_id}/review-links
+   compose          DELETE /brands/{brand_id}/posts/{post_id}/review-links/{review_link_id}
+   manage_brand     PUT    /brands/{brand_id}/approval-policy
+   compose          POST   /brands/{brand_id}/targets/{target_id}/retry
+   compose          POST   /brands/{brand_id}/targets/{target_id}/cancel
+   compose          POST   /brands/{brand_id}/targets/{target_id}/delete
+   compose          POST   /brands/{brand_id}/targets/{target_id}/update-on-network
+   compose          POST   /brands/{brand_id}/targets/{target_id}/unpublish
+   compose          POST   /brands/{brand_id}/targets/{target_id}/retry-comment
+   compose          POST   /brands/{brand_id}/queue-slots
+   compose          DELETE /brands/{brand_id}/queue-slots/{slot_id}
+   compose          POST   /brands/{brand_id}/posts/{post_id}/queue
+   manage_brand     POST   /brands/{brand_id}/pause
+   manage_brand     POST   /brands/{brand_id}/resume
+   manage_accounts  POST   /brands/{brand_id}/accounts/{account_id}/pause
+   manage_accounts  POST   /brands/{brand_id}/accounts/{account_id}/resume
+   reply            POST   /brands/{brand_id}/conversations/{conversation_id}/reply
+   reply            POST   /brands/{brand_id}/conversations/{conversation_id}/assign
+   reply            POST   /brands/{brand_id}/conversations/{conversation_id}/status
+   reply            POST   /brands/{brand_id}/conversations/{conversation_id}/labels
+   reply            POST   /brands/{brand_id}/interactions/{interaction_id}/relabel
+   reply            POST   /brands/{brand_id}/interactions/{interaction_id}/hide
+   reply            POST   /brands/{brand_id}/replies/{reply_id}/retry
+   reply            POST   /brands/{brand_id}/saved-replies
+   reply            PATCH  /brands/{brand_id}/saved-replies/{saved_reply_id}
+   reply            DELETE /brands/{brand_id}/saved-replies/{saved_reply_id}
+   reply            POST   /brands/{brand_id}/labels
+   reply            PATCH  /brands/{brand_id}/labels/{label_id}
+   reply            DELETE /brands/{brand_id}/labels/{label_id}
+   manage_brand     POST   /brands/{brand_id}/inbox-rules
+   manage_brand     PATCH  /brands/{brand_id}/inbox-rules/{rule_id}
+   manage_brand     DELETE /brands/{brand_id}/inbox-rules/{rule_id}
+   manage_brand     PUT    /brands/{brand_id}/inbox-settings
+   manage_accounts  POST   /brands/{brand_id}/accounts/{account_id}/whatsapp/templates/sync
+   reply            POST   /brands/{brand_id}/conversations/{conversation_id}/whatsapp-template
+   compose          PUT    /brands/{brand_id}/posts/{post_id}/youtube
+   compose          POST   /brands/{brand_id}/listening/queries
+   compose          POST   /brands/{brand_id}/listening/queries/check
+   compose          PATCH  /brands/{brand_id}/listening/queries/{listening_query_id}
+   compose          DELETE /brands/{brand_id}/listening/queries/{listening_query_id}
+   compose          POST   /brands/{brand_id}/listening/sources
+   compose          PATCH  /brands/{brand_id}/listening/sources/{source_id}
+   compose          DELETE /brands/{brand_id}/listening/sources/{source_id}
+   compose          POST   /brands/{brand_id}/listening/sources/{source_id}/poll
+   compose          POST   /brands/{brand_id}/listening/mentions/{mention_id}/to-inbox
+   manage_brand     PUT    /brands/{brand_id}/listening/alert-settings
+   manage_brand     POST   /brands/{brand_id}/competitors
+   manage_brand     PATCH  /brands/{brand_id}/competitors/{competitor_id}
+   manage_brand     DELETE /brands/{brand_id}/competitors/{competitor_id}
+   manage_brand     POST   /brands/{brand_id}/competitors/{competitor_id}/read
+   manage_brand     POST   /brands/{brand_id}/competitors/{competitor_id}/accounts
+   manage_brand     DELETE /brands/{brand_id}/competitor-accounts/{competitor_account_id}
+   manage_brand     POST   /brands/{brand_id}/competitor-accounts/{competitor_account_id}/import
+   compose          POST   /brands/{brand_id}/giveaways
+   compose          PATCH  /brands/{brand_id}/giveaways/{giveaway_id}
+   compose          DELETE /brands/{brand_id}/giveaways/{giveaway_id}
+   compose          POST   /brands/{brand_id}/giveaways/{giveaway_id}/commit
+   compose          POST   /brands/{brand_id}/giveaways/{giveaway_id}/close
+   compose          POST   /brands/{brand_id}/giveaways/{giveaway_id}/fetch
+   compose          POST   /brands/{brand_id}/giveaways/{giveaway_id}/draw
+   compose          POST   /brands/{brand_id}/giveaways/{giveaway_id}/entries/{giveaway_entry_id}/override
+   manage_brand     POST   /brands/{brand_id}/reports
+   manage_brand     DELETE /brands/{brand_id}/reports/{report_id}
+   manage_brand     POST   /brands/{brand_id}/reports/{report_id}/share
+   manage_brand     POST   /brands/{brand_id}/reports/{report_id}/share/revoke
+   manage_brand     POST   /brands/{brand_id}/report-schedules
+   manage_brand     PATCH  /brands/{brand_id}/report-schedules/{report_schedule_id}
+   manage_brand     DELETE /brands/{brand_id}/report-schedules/{report_schedule_id}
+   compose          POST   /brands/{brand_id}/analytics/traffic/import
+   compose          PUT    /brands/{brand_id}/analytics/campaigns/{campaign_id}
+   compose          POST   /brands/{brand_id}/analytics/conversions/import
+   compose          POST   /brands/{brand_id}/analytics/sync/{account_id}/read
+"""
+
+
+def _route_policy() -> dict[tuple[str, str], str]:
+    policy = {}
+    for line in ROUTE_POLICY.strip().splitlines():
+        permission, method, path = line.split()
+        assert permission in {p for p, _marks in EXPECTED.values()}, line
+        policy[(method.lower(), path)] = permission
+    return policy
+
+
+def test_every_write_route_of_the_api_for_every_role(world):
+    spec = api.get_openapi_schema()
+    policy = _route_policy()
+    writes = {(method, path.removeprefix("/api/v1")) for path, ops in spec["paths"].items() for method in ops
+              if method != "get" and path.startswith("/api/v1/brands/{brand_id}")}
+    assert writes == set(policy), f"routes without a policy line: {sorted(writes - set(policy))}; " \
+                                  f"lines without a route: {sorted(set(policy) - writes)}"
+    roles_with = {permission: marks for permission, marks in EXPECTED.values()}
+    values = _values(world)
+    values["member_id"] = world.brand.memberships.get(user=world.people["client_reviewer"]).pk
+    clients = {}
+    for role in ROLES:
+        clients[role] = Client(raise_request_exception=False)
+        clients[role].force_login(world.people[role])
+    failures = []
+    for (method, path), permission in sorted(policy.items()):
+        url = fill_route("api/v1" + path.replace("{", "<").replace("}", ">"), values)
+        for role in ROLES:
+            response = _rolled_back(lambda: _api_request(clients[role], method, url, spec, "/api/v1" + path, world))
+            status = response.status_code
+            allowed = roles_with[permission][role]
+            if (allowed and (status in (403, 404) or status >= 500)) or (not allowed and status != 403):
+                failures.append(f"{role:18} {method.upper()} {path} ({permission}): {status}, policy says "
+                                f"{'allowed' if allowed else 'refused (403)'}")
     assert not failures, "\n".join(failures)
