@@ -13,9 +13,9 @@ exists, NAME is created as a copy of it (seconds, instead of the ~10 minutes of 
 the brand (``load-cm-1``…, one API token each, re-created every run) and deletes the drafts earlier
 runs left.
 
-Serving: ``gunicorn -w 2 -k gthread --threads 4`` on a free loopback port, ``DEBUG`` off, static files
+Serving: ``gunicorn -w 2 -k gthread --threads 2`` (``--workers``, ``--threads``) on a free loopback port, ``DEBUG`` off, static files
 collected and served by whitenoise (the manifest storage), PostgreSQL connections kept
-(``CONN_MAX_AGE`` 60), Huey on Redis (``--quick``/SQLite: on a SQLite file) with no consumer (nothing
+(``CONN_MAX_AGE`` 60), Huey and the shared cache on Redis (``--quick``/SQLite: Huey on a SQLite file, each process its own cache) with no consumer (nothing
 in the mix enqueues work). Plain HTTP on loopback, so ``TERTULIA_INSECURE_HTTP=1`` (cookies not
 HTTPS-only); everything else is the production settings.
 
@@ -81,7 +81,7 @@ def parse_args():
     p.add_argument("--wait-min", type=float, default=1.0, help="think time between a user's requests, seconds")
     p.add_argument("--wait-max", type=float, default=3.0)
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    p.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (2: see bench/README.md)")
     p.add_argument("--interactions", type=int, default=None, help="inbox interactions (default 1000000)")
     p.add_argument("--database", choices=("sqlite", "postgres"), default=None,
                    help="default: postgres, or sqlite with --quick")

@@ -16,11 +16,14 @@ History: the last ``HISTORY_DAYS`` days of posts, read from the ``PostMetricLate
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from statistics import fmean
 
+from django.core.cache import cache
+from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 from tertulia.networks.models import SocialAccount
@@ -54,6 +57,25 @@ class BestTime:
         return self.cells[weekday * 24 + hour]
 
 
+def _buckets(rows, tz) -> tuple[str, dict[tuple[int, int], list[float]]]:
+    """(metric, scores by local (weekday, hour)) of ``(published_at, reach, likes, comments,
+    shares, saves)`` rows: the engagement rate by reach, or engagements per post when the
+    network gives no reach."""
+    rated = [(at, kpis.engagement_rate_by_reach(reach=reach, likes=li, comments=co, shares=sh, saves=sa))
+             for at, reach, li, co, sh, sa in rows]
+    rated = [(at, v) for at, v in rated if v is not None]
+    metric = ENGAGEMENT_RATE
+    if not rated:
+        metric = ENGAGEMENTS
+        rated = [(at, kpis.engagements(li, co, sh, sa)) for at, _r, li, co, sh, sa in rows]
+        rated = [(at, float(v)) for at, v in rated if v is not None]
+    buckets: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for at, score in rated:
+        local = at.astimezone(tz)
+        buckets[(local.weekday(), local.hour)].append(score)
+    return metric, buckets
+
+
 def heatmap(account: SocialAccount, *, now: datetime | None = None, min_samples: int = MIN_SAMPLES,
             days: int = HISTORY_DAYS) -> BestTime:
     """The account's day × hour grid over the last ``days`` days."""
@@ -63,25 +85,14 @@ def heatmap(account: SocialAccount, *, now: datetime | None = None, min_samples:
                                                 published_at__gte=now - timedelta(days=days),
                                                 published_at__lt=now)
                 .values_list("published_at", "reach", "likes", "comments", "shares", "saves"))
-    rated = [(at, kpis.engagement_rate_by_reach(reach=reach, likes=li, comments=co, shares=sh, saves=sa))
-             for at, reach, li, co, sh, sa in rows]
-    rated = [(at, v) for at, v in rated if v is not None]
-    metric = ENGAGEMENT_RATE
-    if not rated:  # the network gives no reach: fall back to engagements per post
-        metric = ENGAGEMENTS
-        rated = [(at, kpis.engagements(li, co, sh, sa)) for at, _r, li, co, sh, sa in rows]
-        rated = [(at, float(v)) for at, v in rated if v is not None]
-    buckets: dict[tuple[int, int], list[float]] = defaultdict(list)
-    for at, score in rated:
-        local = at.astimezone(tz)
-        buckets[(local.weekday(), local.hour)].append(score)
+    metric, buckets = _buckets(rows, tz)
     cells = []
     for weekday in range(7):
         for hour in range(24):
             values = buckets.get((weekday, hour), [])
             cells.append(Cell(weekday, hour, fmean(values) if len(values) >= max(1, min_samples) else None,
                               len(values)))
-    return BestTime(account.pk, metric, min_samples, len(rated), cells)
+    return BestTime(account.pk, metric, min_samples, sum(map(len, buckets.values())), cells)
 
 
 def suggest_slots(account: SocialAccount, n: int = 3, *, now: datetime | None = None,
@@ -121,15 +132,66 @@ class Suggestion:
         return str(WEEKDAYS[self.weekday])
 
 
+CACHE_SECONDS = 3600
+
+
 def brand_suggestions(brand, *, n: int = 3, accounts=None, now: datetime | None = None) -> list[Suggestion]:
-    """``suggest_slots`` for each connected account of the brand (or ``accounts``)."""
+    """``suggest_slots`` for each connected account of the brand (or ``accounts``).
+
+    The same figures as ``heatmap`` + ``best_cells`` per account, read with one query for all
+    the accounts and without building the 168 cells of each grid (only the best are needed).
+    Without ``now``, the best cells are cached under a version of their inputs: the count, ids,
+    first and last publication times, newest sample time and metric sums of the rows in the
+    window, read with one aggregate query. Rows enter or leave the window, or get a newer sample
+    (``analytics.services._keep_latest`` is the only writer, and a new sample always has a later
+    ``taken_at``), and the version changes, so a cached answer is never stale."""
     if accounts is None:
         accounts = SocialAccount.objects.filter(brand=brand).exclude(status=SocialAccount.Status.DISABLED)
+    accounts = list(accounts)
+    if not accounts:
+        return []
+    use_cache = now is None
+    now = now or timezone.now()
+    ids = sorted({a.pk for a in accounts})
+    window = PostMetricLatest.objects.filter(brand_id=brand.pk, account_id__in=ids,
+                                             published_at__gte=now - timedelta(days=HISTORY_DAYS),
+                                             published_at__lt=now)
+    best = None
+    key = None
+    if use_cache:
+        version = window.aggregate(
+            rows=Count("id"), ids=Sum("id"), first=Min("published_at"), last=Max("published_at"),
+            taken=Max("taken_at"), reach=Sum("reach"), likes=Sum("likes"), comments=Sum("comments"),
+            shares=Sum("shares"), saves=Sum("saves"))
+        raw = repr((brand.pk, brand.timezone, n, MIN_SAMPLES, HISTORY_DAYS, ids, sorted(version.items())))
+        key = "best_time:brand:" + hashlib.sha256(raw.encode()).hexdigest()
+        best = cache.get(key)  # a Redis that is down is a miss (core/cache.py)
+    if best is None:
+        best = _best_by_account(window, ids, brand.tzinfo, n)
+        if key is not None:
+            cache.set(key, best, CACHE_SECONDS)
     out = []
     for account in accounts:
         account.brand = brand
-        grid = heatmap(account, now=now)
-        for weekday, hour, score, samples in best_cells(grid, n):
+        metric, cells = best[account.pk]
+        for weekday, hour, score, samples in cells:
             out.append(Suggestion(account.pk, account.handle, account.network, weekday, hour, score, samples,
-                                  grid.metric))
+                                  metric))
     return out
+
+
+def _best_by_account(window, ids, tz, n: int) -> dict[int, tuple[str, list[tuple[int, int, float, int]]]]:
+    """For each account id: (metric, its ``n`` best cells), computed as ``heatmap`` and
+    ``best_cells`` do, from the rows of ``window``."""
+    rows_by_account: dict[int, list[tuple]] = {pk: [] for pk in ids}
+    for row in window.values_list("account_id", "published_at", "reach", "likes", "comments", "shares", "saves"):
+        rows_by_account[row[0]].append(row[1:])
+    floor = max(1, MIN_SAMPLES)
+    best = {}
+    for pk, rows in rows_by_account.items():
+        metric, buckets = _buckets(rows, tz)
+        known = [(weekday, hour, fmean(values), len(values)) for (weekday, hour), values in buckets.items()
+                 if len(values) >= floor]
+        known.sort(key=lambda c: (-c[2], -c[3], c[0], c[1]))  # best_cells' order
+        best[pk] = (metric, known[: max(0, n)])
+    return best

@@ -87,15 +87,17 @@ class Chart:
         """The table view as HTML rows (``<tr>``…), numbers and dates in the active language,
         unknown values as "—", every text escaped. Built here rather than in a template loop:
         a long period's rows would cost more to render than the figures cost to compute."""
-        from django.utils import dateformat, numberformat
+        from html import escape  # what django.utils.html.escape does, without its lazy-string wrapper
+
+        from django.utils import numberformat
         from django.utils.formats import get_format
-        from django.utils.html import escape
         from django.utils.safestring import mark_safe
 
         date_fmt = get_format("SHORT_DATE_FORMAT")
         decimal_sep, thousand_sep = get_format("DECIMAL_SEPARATOR"), get_format("THOUSAND_SEPARATOR")
         grouping = get_format("NUMBER_GROUPING")
         dash = '<td class="num"><span class="missing">—</span></td>'
+        by_threes = grouping == 3  # ints: Python's grouping gives numberformat's result, faster
         parts = []
         for row in table_cells(self):
             tds = []
@@ -103,13 +105,17 @@ class Chart:
                 if kind == "none":
                     tds.append(dash)
                 elif kind == "num":
-                    places = 0 if isinstance(value, int) or float(value).is_integer() else 2
-                    text = numberformat.format(value, decimal_sep, places, grouping, thousand_sep, force_grouping=True)
-                    tds.append(f'<td class="num">{escape(text)}</td>')
+                    if by_threes and type(value) is int:
+                        text = f"{value:,}".replace(",", thousand_sep)
+                    else:
+                        places = 0 if isinstance(value, int) or float(value).is_integer() else 2
+                        text = numberformat.format(value, decimal_sep, places, grouping, thousand_sep,
+                                                   force_grouping=True)
+                    tds.append(f'<td class="num">{text}</td>')  # digits, sign and the language's separators
                 elif kind == "date":
-                    tds.append(f"<td>{escape(dateformat.format(value, date_fmt))}</td>")
+                    tds.append(f"<td>{escape(_format_date(value, date_fmt))}</td>")
                 else:
-                    tds.append(f"<td>{escape(value)}</td>")
+                    tds.append(f"<td>{escape(str(value))}</td>")
             parts.append("<tr>" + "".join(tds) + "</tr>")
         return mark_safe("\n".join(parts))  # nosec B308 B703 # built from escaped or sanitised parts (see above)
 
@@ -134,6 +140,31 @@ class Chart:
 
         return ChartBlock(title=self.title, spec=self.spec, columns=list(self.columns),
                           rows=[[_json_cell(c) for c in r] for r in self.rows])
+
+
+_DATE_PARTS = {"d": "{0.day:02d}", "j": "{0.day}", "m": "{0.month:02d}", "n": "{0.month}", "Y": "{0.year:04d}"}
+
+
+@lru_cache(maxsize=64)
+def _date_template(fmt: str) -> str | None:
+    """A numeric date format (day, month and year with separators, e.g. "d/m/Y") as a
+    ``str.format`` template giving what ``dateformat.format`` gives; None for any other."""
+    out = []
+    for ch in fmt:
+        if ch in _DATE_PARTS:
+            out.append(_DATE_PARTS[ch])
+        elif ch.isalnum() or ch in "\\{}":
+            return None
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _format_date(value, fmt: str) -> str:
+    from django.utils import dateformat
+
+    template = _date_template(fmt) if type(value) is date else None
+    return template.format(value) if template is not None else dateformat.format(value, fmt)
 
 
 def _csv_cell(value) -> str:

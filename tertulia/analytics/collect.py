@@ -29,6 +29,7 @@ to the dashboard; it is removed when the network gives the metric again.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Sequence
@@ -360,10 +361,18 @@ def _finish(sync: MetricsSync, now: datetime, *, error: str, delay: float, inter
 def missing_metrics(brand_ids: Sequence[int]) -> dict[str, dict[str, date]]:
     """Per network, the metrics a network stopped giving to these brands' accounts, with the
     earliest day it was noticed."""
-    out: dict[str, dict[str, date]] = {}
     rows = (MetricsSync.objects.filter(account__brand_id__in=list(brand_ids)).exclude(missing_metrics={})
             .values_list("account__network", "missing_metrics"))
+    return merge_missing(rows)
+
+
+def merge_missing(rows) -> dict[str, dict[str, date]]:
+    """``missing_metrics`` from ``(network, MetricsSync.missing_metrics)`` pairs (the JSON as
+    stored, or its text as a plain cursor reads it on SQLite; None for an account without a row)."""
+    out: dict[str, dict[str, date]] = {}
     for network, metrics in rows:
+        if isinstance(metrics, str | bytes):
+            metrics = json.loads(metrics)
         for name, iso in (metrics or {}).items():
             try:
                 day = date.fromisoformat(str(iso))

@@ -32,6 +32,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -204,21 +205,51 @@ def _aggregate(brand_ids: Sequence[int], period: Period, group: str | tuple[str,
     published_at), one dict per group (``group``: SQL expressions, keys ``_g0``, ``_g1``…), or
     one dict for all posts. Plain SQL: the same on SQLite and PostgreSQL, and no ORM
     expression building on every request (dozens of filtered aggregates are costly to compile)."""
+    return _aggregate_many(brand_ids, [("", period, group)])[""]
+
+
+# How ``_aggregate_many`` reads a group key back (every key travels as text in the UNION).
+_GROUP_TYPES = {"brand_id": int, "pillar_id": int}
+
+
+def _aggregate_many(brand_ids: Sequence[int], branches) -> dict[str, list[dict]]:
+    """Several ``_aggregate`` calls in one round trip: ``branches`` is a list of
+    ``(name, period, group)``; returns ``{name: rows}``, each as ``_aggregate`` would. The
+    branches are a UNION ALL, every group key cast to text (and read back: ``_GROUP_TYPES``),
+    so their columns line up on both databases."""
     brand_ids = [int(b) for b in brand_ids]
     if not brand_ids:
         brand_ids = [-1]
-    groups = (group,) if isinstance(group, str) else tuple(group or ())
-    select = [f"{g} AS _g{i}" for i, g in enumerate(groups)] + [f"{sql} AS {name}" for name, sql in _AGG_COLUMNS]
-    sql = (f"SELECT {', '.join(select)} FROM {PostMetricLatest._meta.db_table} "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
-           f"WHERE brand_id IN ({', '.join(['%s'] * len(brand_ids))}) AND published_at >= %s AND published_at < %s")
-    if groups:
-        sql += " GROUP BY " + ", ".join(f"_g{i}" for i in range(len(groups)))
-    params = [*brand_ids, connection.ops.adapt_datetimefield_value(period.start),
-              connection.ops.adapt_datetimefield_value(period.end)]
+    table = PostMetricLatest._meta.db_table
+    marks = ", ".join(["%s"] * len(brand_ids))
+    adapt = connection.ops.adapt_datetimefield_value
+    specs = [(name, period, (group,) if isinstance(group, str) else tuple(group or ())) for name, period, group in branches]
+    width = max(len(groups) for _n, _p, groups in specs)
+    aggs = ", ".join(f"{sql} AS {col}" for col, sql in _AGG_COLUMNS)
+    parts, params = [], []
+    for i, (_name, period, groups) in enumerate(specs):
+        keys = [f"CAST({g} AS TEXT) AS _g{k}" for k, g in enumerate(groups)]
+        keys += [f"CAST(NULL AS TEXT) AS _g{k}" for k in range(len(groups), width)]
+        sql = (f"SELECT {i} AS _branch, {', '.join(keys + [aggs])} FROM {table} "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
+               f"WHERE brand_id IN ({marks}) AND published_at >= %s AND published_at < %s")
+        if groups:
+            sql += " GROUP BY " + ", ".join(groups)
+        parts.append(sql)
+        params += [*brand_ids, adapt(period.start), adapt(period.end)]
+    out: dict[str, list[dict]] = {name: [] for name, _p, _g in specs}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        cursor.execute(" UNION ALL ".join(parts), params)
+        names = [c[0] for c in cursor.description][1:]
+        for row in cursor.fetchall():
+            name, _period, groups = specs[row[0]]
+            values = dict(zip(names, row[1:]))
+            for k in range(width):
+                if k >= len(groups):
+                    del values[f"_g{k}"]
+                elif values[f"_g{k}"] is not None and groups[k] in _GROUP_TYPES:
+                    values[f"_g{k}"] = _GROUP_TYPES[groups[k]](values[f"_g{k}"])
+            out[name].append(values)
+    return out
 
 
 @dataclass(frozen=True)
@@ -276,28 +307,45 @@ def post_totals(brand_ids: Sequence[int], period: Period) -> PostGroup:
 
 
 def by_network(brand_ids: Sequence[int], period: Period) -> list[PostGroup]:
+    return _networks(_aggregate(brand_ids, period, "network"))
+
+
+def _networks(rows: list[dict]) -> list[PostGroup]:
     labels = dict(Network.choices)
-    rows = sorted(_aggregate(brand_ids, period, "network"), key=lambda r: r["_g0"])
+    rows = sorted(rows, key=lambda r: r["_g0"])
     return [_group(r["_g0"], labels.get(r["_g0"], r["_g0"]), r) for r in rows]
 
 
 def by_format(brand_ids: Sequence[int], period: Period) -> list[PostGroup]:
+    return _formats(_aggregate(brand_ids, period, "format"))
+
+
+def _formats(rows: list[dict]) -> list[PostGroup]:
     from tertulia.content.models import Post
 
     labels = dict(Post.Format.choices)
-    rows = sorted(_aggregate(brand_ids, period, "format"), key=lambda r: r["_g0"])
+    rows = sorted(rows, key=lambda r: r["_g0"])
     return [_group(r["_g0"], labels.get(r["_g0"], r["_g0"] or _("Unknown")), r) for r in rows]
 
 
 def by_pillar(brand_ids: Sequence[int], period: Period) -> list[PostGroup]:
     """Per content pillar (the pillar's name; posts without one, or of a deleted pillar,
     together as "No pillar"), largest reach first."""
+    return _pillars(_aggregate(brand_ids, period, _pillar_group(brand_ids)))
+
+
+def _pillar_group(brand_ids: Sequence[int]) -> tuple[str, str]:
+    """Group by pillar, with the pillar's name when it is one of these brands' (read in the
+    same query)."""
     from tertulia.strategy.models import ContentPillar
 
-    rows = _aggregate(brand_ids, period, "pillar_id")
-    names = dict(ContentPillar.objects.filter(brand_id__in=list(brand_ids),
-                                              pk__in=[r["_g0"] for r in rows if r["_g0"]])
-                 .values_list("pk", "name"))
+    ids = ", ".join(str(int(b)) for b in brand_ids) or "-1"
+    return ("pillar_id", f"(SELECT cp.name FROM {ContentPillar._meta.db_table} cp "  # nosec B608 # identifiers from model metadata, integer ids
+                         f"WHERE cp.id = pillar_id AND cp.brand_id IN ({ids}))")
+
+
+def _pillars(rows: list[dict]) -> list[PostGroup]:
+    names = {r["_g0"]: r["_g1"] for r in rows if r["_g0"] is not None and r["_g1"] is not None}
     merged: dict = {}
     for r in rows:
         key = r["_g0"] if r["_g0"] in names else None
@@ -323,11 +371,17 @@ def by_hour(brand_ids: Sequence[int], period: Period) -> list[PostGroup]:
     cross-brand view compares local hours), every hour present (``posts`` 0 when none).
     Grouped in SQL by brand and UTC hour, then each bucket moved to local time: the offset of
     that very hour is used, so DST weeks land right."""
-    zones = _brand_zones(brand_ids)
-    rows = _aggregate(brand_ids, period, ("brand_id", _hour_sql()))
+    return _hours(_aggregate(brand_ids, period, _hour_group()), _brand_zones(brand_ids), period.tz)
+
+
+def _hour_group() -> tuple[str, str]:
+    return ("brand_id", _hour_sql())
+
+
+def _hours(rows: list[dict], zones: dict[int, ZoneInfo], default_tz: ZoneInfo) -> list[PostGroup]:
     per_hour: dict[int, list[dict]] = defaultdict(list)
     for r in rows:
-        tz = zones.get(r["_g0"], period.tz)
+        tz = zones.get(r["_g0"], default_tz)
         per_hour[_as_utc_hour(r["_g1"]).astimezone(tz).hour].append(r)
     empty = {name: None for name, _sql in _AGG_COLUMNS} | {"posts": 0, "er_posts": 0}
     return [_group(h, f"{h:02d}:00", _merge_rows(per_hour[h]) if h in per_hour else empty) for h in range(24)]
@@ -358,37 +412,62 @@ class PostRow:
 def top_posts(brand_ids: Sequence[int], period: Period, n: int = 5, *, bottom: bool = False) -> list[PostRow]:
     """The ``n`` posts with the highest (or, ``bottom``, lowest) engagement rate by reach among
     those whose rate is known; ties by reach (larger first), then by publication time."""
-    from tertulia.strategy.models import ContentPillar
+    return _ranked_posts(brand_ids, period, n, ("bottom",) if bottom else ("top",))["bottom" if bottom else "top"]
 
+
+def _aware(value) -> datetime:
+    """A datetime read with a plain cursor (UTC text on SQLite) as the ORM reads it."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _ranked_posts(brand_ids: Sequence[int], period: Period, n: int, sides=("top", "bottom")) -> dict[str, list[PostRow]]:
+    """``top_posts`` of each side ("top", "bottom") in one query: each side ranked and cut to
+    ``n`` in its own subquery, then joined to the post, target, account and pillar."""
     n = max(0, min(n, 50))
     ids = [int(b) for b in brand_ids] or [-1]
+    marks = ", ".join(["%s"] * len(ids))
     rate = "(COALESCE(likes, 0) + COALESCE(comments, 0) + COALESCE(shares, 0) + COALESCE(saves, 0)) * 1.0 / reach"
-    order = f"{rate} ASC, reach DESC, published_at ASC" if bottom else f"{rate} DESC, reach DESC, published_at DESC"
-    sql = (f"SELECT id FROM {PostMetricLatest._meta.db_table} WHERE brand_id IN ({', '.join(['%s'] * len(ids))}) "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
-           f"AND published_at >= %s AND published_at < %s AND {_ER_SQL} ORDER BY {order}, id LIMIT %s")
+    orders = {"top": f"{rate} DESC, reach DESC, published_at DESC, id",
+              "bottom": f"{rate} ASC, reach DESC, published_at ASC, id"}
+    table = PostMetricLatest._meta.db_table
+    columns = ("id, target_id, account_id, brand_id, network, pillar_id, format, published_at, reach, impressions, "
+               "likes, comments, shares, saves")
+    adapt = connection.ops.adapt_datetimefield_value
+    parts, params = [], []
+    for i, side in enumerate(sides):
+        parts.append(f"SELECT * FROM (SELECT {i} AS _side, ROW_NUMBER() OVER (ORDER BY {orders[side]}) AS _rank, "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
+                      f"{columns} FROM {table} WHERE brand_id IN ({marks}) AND published_at >= %s "
+                      f"AND published_at < %s AND {_ER_SQL} ORDER BY {orders[side]} LIMIT %s) _s{i}")
+        params += [*ids, adapt(period.start), adapt(period.end), n]
+    from tertulia.content.models import Post
+    from tertulia.publishing.models import PostTarget
+    from tertulia.strategy.models import ContentPillar
+
+    sql = (f"SELECT r._side, r.target_id, t.post_id, r.brand_id, r.network, a.handle, p.text, r.published_at, "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
+           f"(SELECT cp.name FROM {ContentPillar._meta.db_table} cp WHERE cp.id = r.pillar_id "
+           f"AND cp.brand_id IN ({marks})), r.format, r.reach, r.impressions, r.likes, r.comments, r.shares, "
+           f"r.saves, t.external_url FROM ({' UNION ALL '.join(parts)}) r "
+           f"INNER JOIN {PostTarget._meta.db_table} t ON t.id = r.target_id "
+           f"INNER JOIN {Post._meta.db_table} p ON p.id = t.post_id "
+           f"INNER JOIN {SocialAccount._meta.db_table} a ON a.id = r.account_id ORDER BY r._side, r._rank")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, connection.ops.adapt_datetimefield_value(period.start),
-                             connection.ops.adapt_datetimefield_value(period.end), n])
-        order_ids = [row[0] for row in cursor.fetchall()]
-    found = {r.pk: r for r in PostMetricLatest.objects.filter(pk__in=order_ids).select_related("target__post",
-                                                                                                  "account")}
-    rows = [found[i] for i in order_ids if i in found]
-    pillars = dict(ContentPillar.objects.filter(pk__in=[r.pillar_id for r in rows if r.pillar_id],
-                                                brand_id__in=list(brand_ids)).values_list("pk", "name"))
+        cursor.execute(sql, [*ids, *params])
+        rows = cursor.fetchall()
     labels = dict(Network.choices)
-    out = []
-    for r in rows:
-        post = r.target.post
-        text = post.text if len(post.text) <= 280 else post.text[:279] + "…"
-        out.append(PostRow(
-            target_id=r.target_id, post_id=post.pk, brand_id=r.brand_id, network=r.network,
-            network_label=labels.get(r.network, r.network), account=r.account.handle, text=text,
-            published_at=r.published_at, pillar=pillars.get(r.pillar_id), format=r.format,
-            reach=r.reach, impressions=r.impressions,
-            engagements=kpis.engagements(r.likes, r.comments, r.shares, r.saves),
-            engagement_rate=kpis.engagement_rate_by_reach(reach=r.reach, likes=r.likes, comments=r.comments,
-                                                          shares=r.shares, saves=r.saves),
-            url=r.target.external_url,
+    out: dict[str, list[PostRow]] = {side: [] for side in sides}
+    for (side, target_id, post_id, brand_id, network, handle, text, published_at, pillar, fmt, reach, impressions,
+         likes, comments, shares, saves, url) in rows:
+        out[sides[side]].append(PostRow(
+            target_id=target_id, post_id=post_id, brand_id=brand_id, network=network,
+            network_label=labels.get(network, network), account=handle,
+            text=text if len(text) <= 280 else text[:279] + "…",
+            published_at=_aware(published_at), pillar=pillar, format=fmt, reach=reach, impressions=impressions,
+            engagements=kpis.engagements(likes, comments, shares, saves),
+            engagement_rate=kpis.engagement_rate_by_reach(reach=reach, likes=likes, comments=comments,
+                                                          shares=shares, saves=saves),
+            url=url,
         ))
     return out
 
@@ -418,11 +497,6 @@ class Growth:
     series: list[tuple[date, int, str, int]]  # (day, account_id, "handle · Network", followers at the day's end)
 
 
-def _accounts(brand_ids: Sequence[int]):
-    return list(SocialAccount.objects.filter(brand_id__in=list(brand_ids)).order_by("brand_id", "network", "handle")
-                .values_list("pk", "brand_id", "network", "handle"))
-
-
 def followers_at(account_ids: Sequence[int], *instants: datetime) -> list[dict[int, int]]:
     """For each of ``instants``, the last known follower count of each account strictly before
     it: one query, a scalar subquery per account and instant, each an index seek on
@@ -447,21 +521,73 @@ def followers_at(account_ids: Sequence[int], *instants: datetime) -> list[dict[i
     return out
 
 
-def community_growth(brand_ids: Sequence[int], period: Period, *, series: bool = True) -> Growth:
+def _accounts_followers(brand_ids: Sequence[int], *instants: datetime, missing: bool = False):
+    """The brands' accounts, as (id, brand, network, handle) by brand, network and handle, and
+    ``followers_at(their ids, *instants)``, in one query; with ``missing``, also the metrics each
+    account's network stopped giving (``collect.missing_metrics``). Returns (accounts, found,
+    deprecated or None)."""
+    ids = [int(b) for b in brand_ids] or [-1]
+    table = ProfileSnapshot._meta.db_table
+    subqueries = "".join(
+        f", (SELECT s.followers FROM {table} s WHERE s.account_id = a.id AND s.taken_at < %s "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
+        f"AND s.followers IS NOT NULL ORDER BY s.taken_at DESC LIMIT 1)" for _ in instants)
+    join = ""
+    if missing:
+        from .models import MetricsSync
+
+        subqueries += ", m.missing_metrics"
+        join = f" LEFT OUTER JOIN {MetricsSync._meta.db_table} m ON m.account_id = a.id"
+    sql = (f"SELECT a.id, a.brand_id, a.network, a.handle{subqueries} FROM {SocialAccount._meta.db_table} a{join} "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
+           f"WHERE a.brand_id IN ({', '.join(['%s'] * len(ids))}) ORDER BY a.brand_id, a.network, a.handle")
+    params = [connection.ops.adapt_datetimefield_value(i) for i in instants] + ids
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    accounts = [tuple(r[:4]) for r in rows]
+    found: list[dict[int, int]] = [{} for _ in instants]
+    for row in rows:
+        for k in range(len(instants)):
+            if row[4 + k] is not None:
+                found[k][row[0]] = row[4 + k]
+    deprecated = None
+    if missing:
+        from .collect import merge_missing
+
+        deprecated = merge_missing((r[2], r[-1]) for r in rows)
+    return accounts, found, deprecated
+
+
+def _snapshots(account_ids: list[int], period: Period) -> list[tuple[int, datetime, int]]:
+    """(account, taken_at, followers) of the accounts' samples in the period that have a count."""
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT account_id, taken_at, followers FROM {ProfileSnapshot._meta.db_table} "  # nosec B608 # identifiers from model metadata, values bound as parameters
+                       f"WHERE account_id IN ({', '.join(['%s'] * len(account_ids))}) AND taken_at >= %s "
+                       "AND taken_at < %s AND followers IS NOT NULL",
+                       [*account_ids, adapt(period.start), adapt(period.end)])
+        return [(a, _aware(t), f) for a, t, f in cursor.fetchall()]
+
+
+def community_growth(brand_ids: Sequence[int], period: Period, *, series: bool = True, _deprecated_out=None) -> Growth:
     """Followers per account over the period: start, end, net change and growth rate, and a
     series: the last sample of each day in the period's time zone (of each week, Monday to
     Sunday, for periods over 92 days, dated on the week's last day)."""
-    accounts = _accounts(brand_ids)
-    ids = [a[0] for a in accounts]
     weekly = period.days > 92
-    before, end_of = followers_at(ids, period.start, period.end)
+    accounts, (before, end_of), deprecated = _accounts_followers(brand_ids, period.start, period.end,
+                                                                 missing=_deprecated_out is not None)
+    if _deprecated_out is not None:
+        _deprecated_out.update(deprecated)
+    ids = [a[0] for a in accounts]
     daily: dict[tuple[date, int], tuple[datetime, int]] = {}
     first_in: dict[int, tuple[datetime, int]] = {}
     if ids and (series or len(before) < len(ids)):
-        samples = (ProfileSnapshot.objects.filter(account_id__in=ids, taken_at__gte=period.start,
-                                                  taken_at__lt=period.end, followers__isnull=False)
-                   .values_list("account_id", "taken_at", "followers"))
-        for account_id, taken_at, followers in samples.iterator(chunk_size=2000):
+        if weekly:  # a long period streams (a server-side cursor on PostgreSQL)
+            samples = (ProfileSnapshot.objects.filter(account_id__in=ids, taken_at__gte=period.start,
+                                                      taken_at__lt=period.end, followers__isnull=False)
+                       .values_list("account_id", "taken_at", "followers").iterator(chunk_size=2000))
+        else:  # a short one is a few rows: plain SQL (the order does not matter: one sample per instant)
+            samples = _snapshots(ids, period)
+        for account_id, taken_at, followers in samples:
             if account_id not in first_in or taken_at < first_in[account_id][0]:
                 first_in[account_id] = (taken_at, followers)
             if series:
@@ -538,6 +664,13 @@ def web_traffic(brand_ids: Sequence[int], period: Period):
     return traffic.social_visits(list(brand_ids), period.start, period.end, period.tz)
 
 
+def web_sessions(brand_ids: Sequence[int], period: Period) -> int | None:
+    """``web_traffic(...).sessions`` alone (one query)."""
+    from . import traffic
+
+    return traffic.social_sessions(list(brand_ids), period.start, period.end, period.tz)
+
+
 def campaigns_roi(brand_ids: Sequence[int], period: Period | None = None):
     """``roi.campaigns`` (list of CampaignROI), for the period when given."""
     from . import roi
@@ -559,14 +692,21 @@ def total_roi(campaigns) -> float | None:
 def share_of_voice(brand_ids: Sequence[int], period: Period) -> float | None:
     """The brands' own mentions over their own and their competitors' (listening queries), %.
     Unknown when a brand has no listening mentions at all in the period."""
-    from tertulia.listening.trends import share_of_voice as sov
+    return _shares_of_voice(brand_ids, [period])[0]
 
-    own = others = 0
-    for brand in Brand.objects.filter(pk__in=list(brand_ids)):
-        voices = sov(brand, period.start, period.end)
-        own += voices[0]["mentions"]
-        others += sum(v["mentions"] for v in voices[1:])
-    return kpis.share_of_voice(brand_mentions=own, competitor_mentions=[others]) if own + others else None
+
+def _shares_of_voice(brand_ids: Sequence[int], periods: list[Period], brands=None) -> list[float | None]:
+    """``share_of_voice`` of each of ``periods`` (two queries per brand whatever their number);
+    ``brands``: the Brand rows of ``brand_ids`` when already read."""
+    from tertulia.listening.trends import share_of_voice_ranges
+
+    own, others = [0] * len(periods), [0] * len(periods)
+    for brand in (brands if brands is not None else Brand.objects.filter(pk__in=list(brand_ids))):
+        for i, voices in enumerate(share_of_voice_ranges(brand, [(p.start, p.end) for p in periods])):
+            own[i] += voices[0]["mentions"]
+            others[i] += sum(v["mentions"] for v in voices[1:])
+    return [kpis.share_of_voice(brand_mentions=o, competitor_mentions=[x]) if o + x else None
+            for o, x in zip(own, others)]
 
 
 # --- Missing metrics ---------------------------------------------------------------------------
@@ -621,12 +761,14 @@ def _deprecated(brand_ids: Sequence[int]) -> dict[str, dict[str, date]]:
     return missing_metrics(list(brand_ids))
 
 
-def missing_metrics(brand_ids: Sequence[int], networks: list[PostGroup]) -> list[MissingMetric]:
-    """Why figures are missing: metrics a network stopped giving (recorded by the collector)
-    and metrics none of a network's posts in the period has (``networks`` = by_network())."""
+def missing_metrics(brand_ids: Sequence[int], networks: list[PostGroup], *,
+                    deprecated: dict | None = None) -> list[MissingMetric]:
+    """Why figures are missing: metrics a network stopped giving (recorded by the collector;
+    ``deprecated``: already read, as ``collect.missing_metrics`` gives it) and metrics none of
+    a network's posts in the period has (``networks`` = by_network())."""
     labels = dict(Network.choices)
     out: dict[tuple[str, str], MissingMetric] = {}
-    for network, metrics in _deprecated(brand_ids).items():
+    for network, metrics in (_deprecated(brand_ids) if deprecated is None else deprecated).items():
         for metric, since in metrics.items():
             if isinstance(since, str):
                 since = date.fromisoformat(since[:10])
@@ -698,7 +840,10 @@ def kpi_actual(metric: str, brand_ids: Sequence[int], period: Period, _lazy: _La
     if metric == "ctr":
         return lazy.get("totals", post_totals).ctr
     if metric == "web_visits":
-        sessions = lazy.get("traffic", web_traffic).sessions
+        if "traffic" in lazy._cache:
+            sessions = lazy._cache["traffic"].sessions
+        else:  # the sessions alone (one query), not every traffic figure
+            sessions = lazy.get("sessions", web_sessions)
         return float(sessions) if sessions is not None else None
     if metric == "response_rate":
         return lazy.get("inbox", inbox).response_rate
@@ -732,27 +877,69 @@ class KPIStatus:
 KPI_UNITS = {"web_visits": "", "response_time": "h"}
 
 
+class _KPIRow(NamedTuple):
+    pk: int
+    brand_id: int
+    objective_id: int
+    objective_name: str
+    metric: str
+    target: object
+    lower_is_better: bool
+
+
+def _prefetch_pair(pair: tuple[_Lazy, _Lazy], metrics: set[str]) -> None:
+    """Sources a KPI needs over both periods, read together (one query for both instead of
+    one or two each): campaigns' ROI and share of voice."""
+    now_l, prev_l = pair
+    if "roi" in metrics and "roi" not in now_l._cache and "roi" not in prev_l._cache:
+        from . import roi
+
+        now_l._cache["roi"], prev_l._cache["roi"] = roi.campaigns_in_ranges(
+            now_l.brand_ids, [(now_l.period.start, now_l.period.end), (prev_l.period.start, prev_l.period.end)],
+            now_l.period.tz)
+    if "share_of_voice" in metrics and "sov" not in now_l._cache and "sov" not in prev_l._cache:
+        now_l._cache["sov"], prev_l._cache["sov"] = _shares_of_voice(
+            now_l.brand_ids, [now_l.period, prev_l.period], brands=now_l._cache.get("_brands"))
+
+
 def kpi_status(brand_ids: Sequence[int], period: Period, *,
                _lazies: dict[int, tuple[_Lazy, _Lazy]] | None = None) -> list[KPIStatus]:
     """Every KPI of the objectives active in the period (overlapping it), measured per brand
     over the period and the previous one."""
     from tertulia.strategy.models import KPI
 
-    kpi_rows = list(KPI.objects.filter(brand_id__in=list(brand_ids), objective__period_start__lte=period.last_day,
-                                       objective__period_end__gte=period.first_day)
-                    .select_related("objective").order_by("brand_id", "objective__period_start", "objective_id", "pk"))
+    from tertulia.strategy.models import Objective
+
+    # KPI.objects.filter(brand__in, objective overlapping the period)
+    #     .order_by("brand_id", "objective__period_start", "objective_id", "pk"), in plain SQL.
+    ids = [int(b) for b in brand_ids] or [-1]
+    adapt = connection.ops.adapt_datefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT k.id, k.brand_id, k.objective_id, o.name, k.metric, k.target, k.lower_is_better "  # nosec B608 # identifiers from model metadata, values bound as parameters
+                       f"FROM {KPI._meta.db_table} k INNER JOIN {Objective._meta.db_table} o ON o.id = k.objective_id "
+                       f"WHERE k.brand_id IN ({', '.join(['%s'] * len(ids))}) AND o.period_start <= %s "
+                       "AND o.period_end >= %s ORDER BY k.brand_id ASC, o.period_start ASC, k.objective_id ASC, k.id ASC",
+                       [*ids, adapt(period.last_day), adapt(period.first_day)])
+        kpi_rows = [_KPIRow(pk, brand_id, objective_id, name, metric, target, bool(lower))
+                    for pk, brand_id, objective_id, name, metric, target, lower in cursor.fetchall()]
+    metric_labels = dict(KPI.Metric.choices)
     prev = period.previous()
     lazies: dict[int, tuple[_Lazy, _Lazy]] = dict(_lazies or {})
+    metrics: dict[int, set[str]] = defaultdict(set)
+    for k in kpi_rows:
+        metrics[k.brand_id].add(k.metric)
+    for brand_id, wanted in metrics.items():
+        _prefetch_pair(lazies.setdefault(brand_id, (_Lazy([brand_id], period), _Lazy([brand_id], prev))), wanted)
     out = []
     for k in kpi_rows:
-        now_l, prev_l = lazies.setdefault(k.brand_id, (_Lazy([k.brand_id], period), _Lazy([k.brand_id], prev)))
+        now_l, prev_l = lazies[k.brand_id]
         actual = kpi_actual(k.metric, [k.brand_id], period, now_l)
         previous = kpi_actual(k.metric, [k.brand_id], prev, prev_l)
         t = trend(actual, previous)
         improving = None if t is None or t == "flat" else ((t == "down") == k.lower_is_better)
         out.append(KPIStatus(
-            kpi_id=k.pk, brand_id=k.brand_id, objective_id=k.objective_id, objective=k.objective.name,
-            metric=k.metric, label=str(k.get_metric_display()), unit=KPI_UNITS.get(k.metric, "%"),
+            kpi_id=k.pk, brand_id=k.brand_id, objective_id=k.objective_id, objective=k.objective_name,
+            metric=k.metric, label=str(metric_labels.get(k.metric, k.metric)), unit=KPI_UNITS.get(k.metric, "%"),
             target=float(k.target), lower_is_better=k.lower_is_better, actual=actual, previous=previous,
             status=kpi_light(actual, float(k.target), k.lower_is_better), trend=t, improving=improving))
     return out
@@ -784,34 +971,49 @@ class Dashboard:
     light_rule: str = ""
 
 
-def dashboard(brand_ids: Sequence[int], period: Period, *, top_n: int = 5, compare: bool | None = None) -> Dashboard:
+def dashboard(brand_ids: Sequence[int], period: Period, *, top_n: int = 5, compare: bool | None = None,
+              brands: Sequence[Brand] | None = None) -> Dashboard:
     """Everything the dashboard shows. ``compare`` adds the per-brand comparison table
-    (default: when there are several brands)."""
+    (default: when there are several brands). ``brands``: the Brand rows of ``brand_ids``
+    when the caller has them (not read again)."""
     brand_ids = sorted(set(brand_ids))
     previous = period.previous()
-    networks = by_network(brand_ids, period)
-    top = top_posts(brand_ids, period, top_n)
-    bottom = top_posts(brand_ids, period, top_n, bottom=True)
+    # Every post figure of both periods in one query, both post lists in another.
+    rows = _aggregate_many(brand_ids, [
+        ("totals", period, None), ("previous", previous, None), ("networks", period, "network"),
+        ("formats", period, "format"), ("pillars", period, _pillar_group(brand_ids)), ("hours", period, _hour_group())])
+    networks = _networks(rows["networks"])
+    ranked = _ranked_posts(brand_ids, period, top_n)
+    top, bottom = ranked["top"], ranked["bottom"]
     # A short list would show the same posts in both: the bottom list keeps the ones not on top.
     top_ids = {p.target_id for p in top}
     bottom = [p for p in bottom if p.target_id not in top_ids]
-    growth = community_growth(brand_ids, period)
-    totals, previous_totals = post_totals(brand_ids, period), post_totals(brand_ids, previous)
-    box, visits = inbox(brand_ids, period), web_traffic(brand_ids, period)
+    deprecated: dict = {}
+    growth = community_growth(brand_ids, period, _deprecated_out=deprecated)
+    totals, previous_totals = _group("all", _("All posts"), rows["totals"][0]), _group("all", _("All posts"),
+                                                                                          rows["previous"][0])
+    from . import traffic
+
+    box = inbox(brand_ids, period)
+    visits, (previous_sessions,) = traffic.social_visits_and_sessions(
+        list(brand_ids), period.start, period.end, period.tz, others=[(previous.start, previous.end)])
+    if brands is None or sorted(b.pk for b in brands) != brand_ids:
+        brands = list(Brand.objects.filter(pk__in=brand_ids))
+    zones = {b.pk: ZoneInfo(b.timezone) for b in brands}
     lazies = {}
     if len(brand_ids) == 1:  # the KPIs of the one brand reuse the figures computed here
         now_l, prev_l = _Lazy(brand_ids, period), _Lazy(brand_ids, previous)
-        now_l._cache.update(growth=growth, totals=totals, inbox=box, traffic=visits)
-        prev_l._cache.update(totals=previous_totals)
+        now_l._cache.update(growth=growth, totals=totals, inbox=box, traffic=visits, _brands=brands)
+        prev_l._cache.update(totals=previous_totals, sessions=previous_sessions)
         lazies[brand_ids[0]] = (now_l, prev_l)
     return Dashboard(
         brand_ids=brand_ids, period=period, previous=previous,
         kpis=kpi_status(brand_ids, period, _lazies=lazies), growth=growth,
         totals=totals, previous_totals=previous_totals,
-        top=top, bottom=bottom, pillars=by_pillar(brand_ids, period), formats=by_format(brand_ids, period),
-        networks=networks, hours=by_hour(brand_ids, period), sentiment=_sentiment(box.sentiment),
-        inbox=box, traffic=visits,
-        missing=missing_metrics(brand_ids, networks),
+        top=top, bottom=bottom, pillars=_pillars(rows["pillars"]), formats=_formats(rows["formats"]),
+        networks=networks, hours=_hours(rows["hours"], zones, period.tz),
+        sentiment=_sentiment(box.sentiment), inbox=box, traffic=visits,
+        missing=missing_metrics(brand_ids, networks, deprecated=deprecated),
         brands=brand_comparison(brand_ids, period) if (compare if compare is not None else len(brand_ids) > 1) else [],
         engagement_rate_definition=str(ENGAGEMENT_RATE_DEFINITION), light_rule=str(LIGHT_RULE),
     )

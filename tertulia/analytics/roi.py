@@ -7,14 +7,14 @@ Cost and value are entered on the campaign (``content.Campaign.cost`` / ``value`
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -43,45 +43,94 @@ def campaigns(brand_ids: Sequence[int], start: datetime | None = None, end: date
     """Every campaign of ``brand_ids`` (those running in ``[start, end)`` when a range is given;
     a campaign without dates counts as always running), with its conversions in the range.
     Campaign dates and conversion days are calendar days, taken in ``tz`` (UTC by default)."""
-    ids = list(brand_ids)
+    return campaigns_in_ranges(brand_ids, [(start, end)], tz)[0]
+
+
+def campaigns_in_ranges(brand_ids: Sequence[int], ranges, tz: tzinfo = UTC) -> list[list[CampaignROI]]:
+    """``campaigns`` for each ``(start, end)`` of ``ranges`` (either may be None), in one query
+    whatever their number: the campaigns running in any of them, each with its imported
+    conversions summed per range (``_conversions``)."""
+    ids = [int(b) for b in brand_ids]
     if not ids:
-        return []
-    camps = Campaign.objects.filter(brand_id__in=ids)
-    conv = CampaignConversion.objects.filter(brand_id__in=ids)
-    if start is not None:
-        first = start.astimezone(tz).date()
-        camps = camps.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=first))
-        conv = conv.filter(day__gte=first)
-    if end is not None:
-        last = (end - timedelta(microseconds=1)).astimezone(tz).date()
-        camps = camps.filter(Q(starts_on__isnull=True) | Q(starts_on__lte=last))
-        conv = conv.filter(day__lte=last)
-    imported = {row["campaign_id"]: row for row in
-                conv.values("campaign_id").annotate(n=Sum("conversions"), v=Sum("value"), rows=Count("pk"))}
-    out = []
-    for c in camps.order_by("brand_id", "-starts_on", "name", "pk"):
-        got = imported.get(c.pk)
-        if c.value is not None:
-            value, source = c.value, "entered"
-        elif got and got["v"] is not None:
-            # Sums come back as the database makes them (SQLite drops the trailing zeros).
-            value, source = Decimal(got["v"]).quantize(Decimal("0.01")), "imported"
-        else:
-            value, source = None, None
-        out.append(CampaignROI(
-            campaign=c, cost=c.cost, value=value, value_source=source,
-            conversions=got["n"] if got else None,
-            roi=kpis.roi(value=value, cost=c.cost),
-        ))
-    return out
+        return [[] for _ in ranges]
+    bounds = []  # (first day or None, last day or None) per range
+    for start, end in ranges:
+        bounds.append((start.astimezone(tz).date() if start is not None else None,
+                       (end - timedelta(microseconds=1)).astimezone(tz).date() if end is not None else None))
+    firsts, lasts = [f for f, _l in bounds], [la for _f, la in bounds]
+    where, where_params = [f"c.brand_id IN ({', '.join(['%s'] * len(ids))})"], list(ids)
+    if None not in firsts:  # the hull of the ranges; each range is checked again below
+        where.append("(c.ends_on IS NULL OR c.ends_on >= %s)")
+        where_params.append(connection.ops.adapt_datefield_value(min(firsts)))
+    if None not in lasts:
+        where.append("(c.starts_on IS NULL OR c.starts_on <= %s)")
+        where_params.append(connection.ops.adapt_datefield_value(max(lasts)))
+    sums, sums_params, names = _conversions(ids, bounds)
+    # Campaign.objects.filter(...).order_by("brand_id", "-starts_on", "name", "pk"), with the sums.
+    sql = (f"SELECT c.*, {', '.join(f'x.{n}' for n in names)} FROM {Campaign._meta.db_table} c "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
+           f"LEFT OUTER JOIN ({sums}) x ON x.campaign_id = c.id WHERE {' AND '.join(where)} "
+           "ORDER BY c.brand_id ASC, c.starts_on DESC, c.name ASC, c.id ASC")
+    outs: list[list[CampaignROI]] = [[] for _ in ranges]
+    for c in Campaign.objects.raw(sql, [*sums_params, *where_params]):
+        for i, (first, last) in enumerate(bounds):
+            if first is not None and c.ends_on is not None and c.ends_on < first:
+                continue
+            if last is not None and c.starts_on is not None and c.starts_on > last:
+                continue
+            imported = bool(getattr(c, f"rows{i}"))  # any imported row in the range
+            if c.value is not None:
+                value, source = c.value, "entered"
+            elif imported and getattr(c, f"v{i}") is not None:
+                value, source = Decimal(_decimal(getattr(c, f"v{i}"))).quantize(Decimal("0.01")), "imported"
+            else:
+                value, source = None, None
+            outs[i].append(CampaignROI(
+                campaign=c, cost=c.cost, value=value, value_source=source,
+                conversions=getattr(c, f"n{i}") if imported else None,
+                roi=kpis.roi(value=value, cost=c.cost),
+            ))
+    for c in (c for out in outs for c in out):  # the sums are not the campaign's attributes
+        for n in names:
+            c.campaign.__dict__.pop(n, None)
+    return outs
 
 
-# --- Import of conversions -------------------------------------------------------------------------
-#
-# A CSV with one row per campaign and day: ``campaign`` (the campaign's UTM campaign or its name,
-# as written on the campaign), ``date`` (YYYY-MM-DD, YYYYMMDD or DD/MM/YYYY), ``conversions``
-# (whole number) and, optionally, ``value`` (the conversions' value). Spanish headers work too.
-# Re-importing a campaign's day replaces it; a campaign of another brand is "not found".
+def _conversions(ids: list[int], bounds: list[tuple]) -> tuple[str, list, list[str]]:
+    """SQL of the imported conversions per campaign in the days of ``bounds`` (first, last day,
+    None for open), its parameters and its columns: ``n{i}`` conversions, ``v{i}`` value and
+    ``rows{i}`` rows of each range ``i`` (sums per range as CASE)."""
+    table = CampaignConversion._meta.db_table
+    columns, params, names, where = [], [], [], [f"brand_id IN ({', '.join(['%s'] * len(ids))})"]
+    for i, (first, last) in enumerate(bounds):
+        cond = " AND ".join([c for c, v in (("day >= %s", first), ("day <= %s", last)) if v is not None]) or "1 = 1"
+        values = [connection.ops.adapt_datefield_value(v) for v in (first, last) if v is not None]
+        columns += [f"SUM(CASE WHEN {cond} THEN conversions END) AS n{i}", f"SUM(CASE WHEN {cond} THEN value END) AS v{i}",
+                    f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS rows{i}"]
+        names += [f"n{i}", f"v{i}", f"rows{i}"]
+        params += values * 3
+    params += ids
+    firsts, lasts = [f for f, _l in bounds], [la for _f, la in bounds]
+    if None not in firsts:
+        where.append("day >= %s")
+        params.append(connection.ops.adapt_datefield_value(min(firsts)))
+    if None not in lasts:
+        where.append("day <= %s")
+        params.append(connection.ops.adapt_datefield_value(max(lasts)))
+    sql = (f"SELECT campaign_id, {', '.join(columns)} FROM {table} "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
+           f"WHERE {' AND '.join(where)} GROUP BY campaign_id")
+    return sql, params, names
+
+
+def _decimal(value):
+    """A summed money column as the ORM reads it: Decimal on PostgreSQL; on SQLite a float (or
+    int), converted as Django's SQLite backend converts an aggregate of a DecimalField."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    return _SQLITE_DECIMAL.create_decimal_from_float(value)
+
+
+_SQLITE_DECIMAL = decimal.Context(prec=15)
+
 
 HEADERS = {
     "campaign": ("campaign", "campaña", "campana", "utm_campaign", "session campaign", "campaign name"),

@@ -25,14 +25,14 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from tertulia.content.models import LinkClick
+from tertulia.content.models import LinkClick, ShortLink
 from tertulia.core import roles
 from tertulia.core.services import Ctx, _log, _require
 
@@ -91,44 +91,131 @@ def day_bounds(start: datetime, end: datetime, tz: tzinfo = UTC) -> tuple[date, 
     return start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
 
 
+def _is_social_row(source: str, medium: str) -> bool:
+    """``social_q`` on one stored row (values stored normalised: compared exactly, as in SQL)."""
+    return medium in SOCIAL_MEDIUMS or source in SOCIAL_SOURCES or "mastodon" in source
+
+
+_IMPORTED_SQL = ("SELECT 'w', day, source, medium, COUNT(*), SUM(sessions), SUM(conversions) FROM {table} "
+                 "WHERE brand_id IN ({marks}) AND day >= %s AND day <= %s GROUP BY day, source, medium")
+
+
+def _imported_query(ids: list[int], bounds: list[tuple[date, date]]) -> tuple[str, list]:
+    """The imported rows of the days ``bounds`` span (first, last day, both included), summed
+    per (day, source, medium): ("w", day, source, medium, rows, sessions, conversions). The
+    social test is applied to each group in Python (``_is_social_row``): no long IN lists."""
+    sql = _IMPORTED_SQL.format(table=WebTraffic._meta.db_table, marks=", ".join(["%s"] * len(ids)))
+    adapt = connection.ops.adapt_datefield_value
+    return sql, [*ids, adapt(min(f for f, _l in bounds)), adapt(max(la for _f, la in bounds))]
+
+
+def _read(sql: str, params: list) -> list[tuple]:
+    """Rows of ``_imported_query`` / ``_clicks_query`` (with dates as dates, also on SQLite)."""
+    with connection.cursor() as cursor:  # plain SQL: read on every dashboard
+        cursor.execute(sql, params)
+        return [(kind, day if isinstance(day, date) else date.fromisoformat(day), *rest)
+                for kind, day, *rest in cursor.fetchall()]
+
+
+def _imported(ids: list[int], bounds: list[tuple[date, date]]) -> list[tuple]:
+    return [row[1:] for row in _read(*_imported_query(ids, bounds))]
+
+
+def _clicks_query(ids: list[int], start: datetime, end: datetime, tz: tzinfo) -> tuple[str, list]:
+    """Short link clicks in ``[start, end)`` per (local day in ``tz``, the link's utm source):
+    ("c", day, utm_source, "", clicks, NULL, NULL), shaped as ``_imported_query``'s rows."""
+    day_sql, day_params = connection.ops.datetime_cast_date_sql(
+        "k.clicked_at", (), TruncDate("clicked_at", tzinfo=tz).get_tzname())
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = (f"SELECT 'c', {day_sql}, l.utm_source, '', COUNT(*), NULL, NULL FROM {LinkClick._meta.db_table} k "  # nosec B608 # identifiers from model metadata, values bound as parameters
+           f"INNER JOIN {ShortLink._meta.db_table} l ON l.id = k.link_id "
+           f"WHERE k.brand_id IN ({', '.join(['%s'] * len(ids))}) AND k.clicked_at >= %s AND k.clicked_at < %s "
+           "GROUP BY 2, 3")
+    return sql, [*day_params, *ids, adapt(start), adapt(end)]
+
+
+def _sessions_of(rows: list[tuple], first: date, last: date):
+    """From ``_imported`` rows: the covered days, and the social sessions by source and by day,
+    their total and the social conversions (None when no social row carries any)."""
+    covered: set[date] = set()
+    by_source: dict[str, int] = {}
+    by_day: dict[date, int] = {}
+    sessions, conversions = 0, None
+    for day, source, medium, _rows, n, conv in rows:
+        if day < first or day > last:
+            continue
+        covered.add(day)
+        if not _is_social_row(source, medium):
+            continue
+        sessions += n or 0
+        by_source[source] = by_source.get(source, 0) + (n or 0)
+        by_day[day] = by_day.get(day, 0) + (n or 0)
+        if conv is not None:
+            conversions = conv if conversions is None else conversions + conv
+    return covered, by_source, by_day, sessions, conversions
+
+
 def social_visits(brand_ids: Sequence[int], start: datetime, end: datetime, tz: tzinfo = UTC) -> TrafficFigures:
+    return social_visits_and_sessions(brand_ids, start, end, tz)[0]
+
+
+def social_visits_and_sessions(brand_ids: Sequence[int], start: datetime, end: datetime, tz: tzinfo = UTC,
+                               others: Sequence[tuple[datetime, datetime]] = ()) -> tuple[TrafficFigures, list]:
+    """``social_visits`` of ``[start, end)`` and ``social_sessions`` of each range of ``others``
+    (e.g. the previous period), the imported rows of all of them read in one query."""
     ids = list(brand_ids)
     if not ids or end <= start:
-        return TrafficFigures(0, None, None, [], [])
-    clicks = LinkClick.objects.filter(brand_id__in=ids, clicked_at__gte=start, clicked_at__lt=end)
-    click_total = clicks.count()
-    clicks_by_source: dict[str, int] = {}
-    for row in clicks.values("link__utm_source").annotate(n=Count("pk")):
-        key = normalise(row["link__utm_source"])
-        clicks_by_source[key] = clicks_by_source.get(key, 0) + row["n"]
-    clicks_by_day = {row["day"]: row["n"] for row in
-                     clicks.annotate(day=TruncDate("clicked_at", tzinfo=tz)).values("day").annotate(n=Count("pk"))}
-
+        return TrafficFigures(0, None, None, [], []), [social_sessions(ids, s, e, tz) for s, e in others]
     first_day, last_day = day_bounds(start, end, tz)
     days = [first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)]
+    other_bounds = [day_bounds(s, e, tz) for s, e in others if e > s]
+    # One round trip: the clicks grouped by (local day, utm source), which give the total, per
+    # source and per day, and the imported rows of every range's days.
+    clicks_sql, clicks_params = _clicks_query(ids, start, end, tz)
+    imported_sql, imported_params = _imported_query(ids, [(first_day, last_day), *other_bounds])
+    both = _read(f"{clicks_sql} UNION ALL {imported_sql}", [*clicks_params, *imported_params])
+    rows = [row[1:] for row in both if row[0] == "w"]
+    click_total = 0
+    clicks_by_source: dict[str, int] = {}
+    clicks_by_day: dict[date, int] = {}
+    for _kind, day, source, _medium, n, _s, _c in (row for row in both if row[0] == "c"):
+        click_total += n
+        key = normalise(source)
+        clicks_by_source[key] = clicks_by_source.get(key, 0) + n
+        clicks_by_day[day] = clicks_by_day.get(day, 0) + n
+    other_sessions = []
+    for s, e in others:
+        if e <= s:
+            other_sessions.append(None)
+            continue
+        covered, *_rest, sessions, _conv = _sessions_of(rows, *day_bounds(s, e, tz))
+        other_sessions.append(sessions if covered else None)
     # Days an import covers (any source): a day no export covers is unknown, not 0 visits.
-    covered = set(WebTraffic.objects.filter(brand_id__in=ids, day__gte=first_day, day__lte=last_day)
-                  .order_by().values_list("day", flat=True).distinct())
+    covered, sessions_by_source, sessions_by_day, sessions, conversions = _sessions_of(rows, first_day, last_day)
     if not covered:
         by_source = sorted(((s, n, None) for s, n in clicks_by_source.items()), key=lambda r: (-r[1], r[0]))
         return TrafficFigures(click_total, None, None, by_source,
-                              [(d, clicks_by_day.get(d, 0), None) for d in days])
-
-    rows = WebTraffic.objects.filter(social_q(), brand_id__in=ids, day__gte=first_day, day__lte=last_day)
-    totals = rows.aggregate(sessions=Sum("sessions"), conversions=Sum("conversions"))
-    sessions_by_source = {row["source"]: row["n"] or 0 for row in
-                          rows.values("source").annotate(n=Sum("sessions"))}
-    sessions_by_day = {row["day"]: row["n"] or 0 for row in rows.values("day").annotate(n=Sum("sessions"))}
+                              [(d, clicks_by_day.get(d, 0), None) for d in days]), other_sessions
     sources = set(clicks_by_source) | set(sessions_by_source)
     by_source = sorted(((s, clicks_by_source.get(s, 0), sessions_by_source.get(s, 0)) for s in sources),
                        key=lambda r: (-(r[2] or 0) - r[1], r[0]))
     return TrafficFigures(
         short_link_clicks=click_total,
-        sessions=totals["sessions"] or 0,
-        conversions=totals["conversions"],
+        sessions=sessions,
+        conversions=conversions,
         by_source=by_source,
         by_day=[(d, clicks_by_day.get(d, 0), sessions_by_day.get(d, 0) if d in covered else None) for d in days],
-    )
+    ), other_sessions
+
+
+def social_sessions(brand_ids: Sequence[int], start: datetime, end: datetime, tz: tzinfo = UTC) -> int | None:
+    """``social_visits(...).sessions`` alone (one query): the KPI "web visits" of a period."""
+    ids = list(brand_ids)
+    if not ids or end <= start:
+        return None
+    first_day, last_day = day_bounds(start, end, tz)
+    covered, *_rest, sessions, _conv = _sessions_of(_imported(ids, [(first_day, last_day)]), first_day, last_day)
+    return sessions if covered else None
 
 
 # --- CSV import of web analytics exports ---------------------------------------------------------

@@ -25,6 +25,7 @@ from tertulia.strategy.models import ContentPillar
 
 from . import calendar as cal
 from . import planning
+from .api_paging import LightPage
 from .models import Campaign, KeyDate, Post, WeekTheme
 
 router = Router()
@@ -74,7 +75,8 @@ class CalendarPostOut(Schema):
 
     @staticmethod
     def resolve_targets(obj):
-        return list(obj.targets.all())
+        targets = getattr(obj, "api_targets", None)  # read by _CalendarPage
+        return targets if targets is not None else list(obj.targets.all())
 
 
 class CalendarQuery(Schema):
@@ -169,7 +171,50 @@ def calendar_range(request, brand_id: int, filters: Query[CalendarQuery]):
     if bad:
         raise ValidationError(bad)
     lo, hi = cal.day_bounds(filters.start, filters.end, brand.tzinfo)
-    return cal.posts_between(request.user, brands, lo, hi, parsed)
+    return _CalendarPage(cal.posts_between(request.user, brands, lo, hi, parsed, brand=brand), brand)
+
+
+class _CalendarPage(LightPage):
+    """``posts_between``'s posts, a slice read with what ``CalendarPostOut`` shows and no more:
+    the posts of ``brand`` (which ``get_brand`` has checked the caller may view; the same rows as
+    ``for_user``) without joining their brand, pillar, campaign and author, and their targets
+    with only the account's network and handle, in ``posts_between``'s order."""
+
+    def __init__(self, queryset, brand):
+        super().__init__(queryset)
+        self.brand = brand
+
+    def rows(self, index: slice) -> list:
+        qs = self.queryset.select_related(None).prefetch_related(None)
+        posts = list(qs[index])
+        by_id = {}
+        for p in posts:
+            p.brand = self.brand
+            by_id[p.pk] = p
+            p.api_targets = []
+        if posts:
+            for pk, post_id, account_id, state, due_at, network, handle in (
+                    PostTarget.objects.filter(post_id__in=list(by_id)).order_by("account__network", "account__handle")
+                    .values_list("id", "post_id", "account_id", "state", "due_at", "account__network",
+                                 "account__handle")):
+                by_id[post_id].api_targets.append(_Target(pk, account_id, state, due_at, _Account(network, handle)))
+        return posts
+
+
+class _Account:
+    __slots__ = ("network", "handle")
+
+    def __init__(self, network, handle):
+        self.network, self.handle = network, handle
+
+
+class _Target:
+    """What ``CalendarTargetOut`` reads of a ``PostTarget`` and its account."""
+
+    __slots__ = ("id", "account_id", "state", "due_at", "account")
+
+    def __init__(self, pk, account_id, state, due_at, account):
+        self.id, self.account_id, self.state, self.due_at, self.account = pk, account_id, state, due_at, account
 
 
 @router.post("/brands/{brand_id}/posts/{post_id}/move", response=_responses(200, CalendarPostOut), tags=["calendar"])

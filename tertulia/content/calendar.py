@@ -147,14 +147,23 @@ def parse_filters(params, brands) -> Filters:
     return f
 
 
-def posts_between(user, brands, start: datetime, end: datetime, filters: Filters | None = None):
+def posts_between(user, brands, start: datetime, end: datetime, filters: Filters | None = None, *, brand=None):
     """Posts of ``brands`` the user may see, scheduled in [start, end), with what a calendar
-    shows of them loaded."""
-    qs = (Post.objects.for_user(user).filter(brand__in=brands, scheduled_at__gte=start, scheduled_at__lt=end)
+    shows of them loaded. ``brand``: the only brand asked for, one the caller has already
+    checked the user may view (``get_brand``, ``brand_view``): its posts are read by brand,
+    the same rows as ``for_user``, without compiling its membership subquery."""
+    qs = (_scheduled(user, brands, start, end, filters, brand)
           .select_related("brand", "pillar", "campaign", "author")
           .prefetch_related(Prefetch("targets", queryset=PostTarget.objects.select_related("account")
                                      .order_by("account__network", "account__handle")))
           .order_by("scheduled_at", "pk"))
+    return qs
+
+
+def _scheduled(user, brands, start, end, filters: Filters | None, brand=None):
+    rows = Post.objects.filter(brand=brand) if brand is not None else Post.objects.for_user(user).filter(
+        brand__in=brands)
+    qs = rows.filter(scheduled_at__gte=start, scheduled_at__lt=end)
     if filters is not None:
         if filters.network:
             qs = qs.filter(Q(targets__account__network=filters.network)).distinct()
@@ -167,6 +176,43 @@ def posts_between(user, brands, start: datetime, end: datetime, filters: Filters
         if filters.author_id is not None:
             qs = qs.filter(author_id=filters.author_id)
     return qs
+
+
+def calendar_posts(user, brands, start: datetime, end: datetime, filters: Filters | None = None, *,
+                   brand=None, pillars: dict | None = None, campaigns: dict | None = None) -> list[Post]:
+    """The posts ``posts_between`` returns, loaded for the calendar pages only: pillar and
+    campaign joined (or attached, see below), each post's accounts as ``(network, handle)``
+    pairs in ``post.calendar_accounts`` (ordered like ``posts_between``'s targets), without
+    building a model per target. With
+    ``brand`` (the only brand shown, one the caller has already checked the user may view: a
+    ``brand_view`` page), its posts are read directly and that object is attached to each.
+    ``pillars`` and ``campaigns`` (by id, every one of the brands shown), when the caller has
+    them already, are attached the same way instead of being joined."""
+    related = [] if brand is not None else ["brand"]
+    if pillars is None:
+        related.append("pillar")
+    if campaigns is None:
+        related.append("campaign")
+    qs = _scheduled(user, brands, start, end, filters, brand)
+    if related:  # (select_related() without names would join every relation)
+        qs = qs.select_related(*related)
+    posts = list(qs.order_by("scheduled_at", "pk"))
+    for p in posts:
+        if pillars is not None and p.pillar_id is not None and p.pillar_id in pillars:
+            p.pillar = pillars[p.pillar_id]
+        if campaigns is not None and p.campaign_id is not None and p.campaign_id in campaigns:
+            p.campaign = campaigns[p.campaign_id]
+    accounts: dict[int, list[tuple[str, str]]] = {p.pk: [] for p in posts}
+    if posts:
+        for post_id, network, handle in (PostTarget.objects.filter(post_id__in=list(accounts))
+                                         .order_by("account__network", "account__handle")
+                                         .values_list("post_id", "account__network", "account__handle")):
+            accounts[post_id].append((network, handle))
+    for p in posts:
+        if brand is not None:
+            p.brand = brand
+        p.calendar_accounts = accounts[p.pk]
+    return posts
 
 
 # --- What the grid shows ----------------------------------------------------------------------
@@ -189,13 +235,20 @@ class Entry:
 
 
 def entry(post: Post, tz: ZoneInfo) -> Entry:
+    """``post``'s entry; its accounts come from ``calendar_posts`` when it loaded the post,
+    else from its targets."""
+    pairs = getattr(post, "calendar_accounts", None)
+    if pairs is None:
+        pairs = [(t.account.network, t.account.handle) for t in post.targets.all()]
     aware = post.scheduled_at.astimezone(tz)
-    targets = list(post.targets.all())
-    networks = sorted({t.account.network for t in targets})
+    networks = sorted({n for n, _h in pairs})
     return Entry(post=post, local=aware.replace(tzinfo=None), iso=aware.isoformat(),
-                 networks=[Network(n).label if n in Network.values else n for n in networks],
-                 accounts=[f"{t.account.network}:{t.account.handle}" for t in targets],
+                 networks=[_NETWORK_LABELS[n] if n in _NETWORK_LABELS else n for n in networks],
+                 accounts=[f"{n}:{h}" for n, h in pairs],
                  time_value=aware.strftime("%H:%M"), date_value=aware.date().isoformat())
+
+
+_NETWORK_LABELS = {value: label for value, label in Network.choices}
 
 
 @dataclass
@@ -240,12 +293,25 @@ def grid(start: date, end: date, anchor: date, entries: list[Entry], key_dates, 
     return [ordered[i:i + 7] for i in range(0, len(ordered), 7)]
 
 
-def campaigns_overlapping(user, brands, start: date, end: date):
-    """Campaigns with dates that touch [start, end] (campaigns without dates are not shown)."""
-    return (Campaign.objects.for_user(user).filter(brand__in=brands).exclude(starts_on__isnull=True, ends_on__isnull=True)
+def campaigns_overlapping(user, brands, start: date, end: date, *, brand=None):
+    """Campaigns with dates that touch [start, end] (campaigns without dates are not shown).
+    ``brand``: the only brand shown, one the caller has already checked the user may view."""
+    rows = Campaign.objects.filter(brand=brand) if brand is not None else Campaign.objects.for_user(user).filter(
+        brand__in=brands)
+    return (rows.exclude(starts_on__isnull=True, ends_on__isnull=True)
             .filter(Q(starts_on__lte=end) | Q(starts_on__isnull=True))
             .filter(Q(ends_on__gte=start) | Q(ends_on__isnull=True))
             .order_by("starts_on", "name"))
+
+
+def overlapping(campaigns, start: date, end: date, *, nulls_first: bool) -> list:
+    """``campaigns_overlapping`` over campaigns already read (in name order): the same rows in
+    the same order ("starts_on", then name; campaigns without a start first when the database
+    sorts NULL first, SQLite, else last, PostgreSQL)."""
+    rows = [c for c in campaigns if not (c.starts_on is None and c.ends_on is None)
+            and (c.starts_on is None or c.starts_on <= end) and (c.ends_on is None or c.ends_on >= start)]
+    return sorted(rows, key=lambda c: ((c.starts_on is not None) if nulls_first else (c.starts_on is None),
+                                       c.starts_on or date.min))
 
 
 def pillar_mix(posts, pillars) -> dict:

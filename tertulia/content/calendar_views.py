@@ -2,24 +2,28 @@
 post, the weekly topic plan, key dates, the private iCal feed and CSV export/import.
 
 Thin: the brand comes from ``brand_view`` (404 for strangers), rows through ``for_user`` and
-the brand, and every write through a service (``calendar``, ``planning``, ``ical``,
-``csv_io``). Query parameters are checked; a bad one is ignored with a note, never a 500.
+the brand (on a brand's calendar, by that checked brand alone: see ``_rows``), and every
+write through a service (``calendar``, ``planning``, ``ical``, ``csv_io``). Query parameters
+are checked; a bad one is ignored with a note, never a 500.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from html import escape as _html_escape
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -37,6 +41,7 @@ from . import csv_io, ical, planning
 from .models import CalendarFeedToken, Campaign, KeyDate, Post, WeekTheme
 
 LIST_PAGE = 50
+CAMPAIGN_CHOICES = 200  # campaigns offered in the filter
 MOVABLE = (Post.State.DRAFT, Post.State.PENDING_APPROVAL, Post.State.CHANGES_REQUESTED, Post.State.APPROVED,
            Post.State.SCHEDULED)
 
@@ -85,14 +90,32 @@ def _calendar_context(request, brands, tz, *, brand=None):
     notes += filters.notes
     first, last, prev_anchor, next_anchor = _span(view, anchor)
     lo, hi = cal.day_bounds(first, last, tz)
-    posts = list(cal.posts_between(request.user, brands, lo, hi, filters))
+    # One brand: its object is attached to the rows (_with_brand) instead of joining its row to
+    # each of them (_join_brand, across brands).
+    pillars = _with_brand(_join_brand(_rows(ContentPillar, request, brands, brand), brand)
+                          .order_by("-target_share", "name"), brand)
+    all_campaigns = list(_rows(Campaign, request, brands, brand).order_by("name")[:CAMPAIGN_CHOICES + 1])
+    every_campaign = len(all_campaigns) <= CAMPAIGN_CHOICES
+    all_campaigns = all_campaigns[:CAMPAIGN_CHOICES]
+    if brand is not None and every_campaign:
+        # All the brand's campaigns are here: the period's are picked from them.
+        campaigns = _with_brand(cal.overlapping(all_campaigns, first, last,
+                                                nulls_first=connection.vendor != "postgresql"), brand)
+    else:
+        campaigns = _with_brand(_join_brand(cal.campaigns_overlapping(request.user, brands, first, last,
+                                                                      brand=brand), brand), brand)
+    by_pk = {p.pk: p for p in pillars}
+    posts = cal.calendar_posts(request.user, brands, lo, hi, filters, brand=brand, pillars=by_pk,
+                               campaigns={c.pk: c for c in all_campaigns} if every_campaign else None)
     entries = [cal.entry(p, tz) for p in posts]
-    key_dates = list(KeyDate.objects.for_user(request.user).filter(brand__in=brands, date__gte=first, date__lte=last)
-                     .select_related("brand"))
-    campaigns = list(cal.campaigns_overlapping(request.user, brands, first, last).select_related("brand"))
-    themes = list(WeekTheme.objects.for_user(request.user)
-                  .filter(brand__in=brands, week_start__gte=cal.week_start(first), week_start__lte=last)
-                  .select_related("pillar", "campaign", "brand"))
+    key_dates = _with_brand(_join_brand(_rows(KeyDate, request, brands, brand)
+                                        .filter(date__gte=first, date__lte=last), brand), brand)
+    themes = _with_brand(_join_brand(_rows(WeekTheme, request, brands, brand)
+                                     .filter(week_start__gte=cal.week_start(first), week_start__lte=last)
+                                     .select_related("campaign"), brand), brand)
+    for t in themes:
+        if t.pillar_id is not None and t.pillar_id in by_pk:
+            t.pillar = by_pk[t.pillar_id]
     kept = filters.as_query()
     ctx = {
         "view": view, "anchor": anchor, "today": today, "first": first, "last": last, "notes": notes,
@@ -105,10 +128,9 @@ def _calendar_context(request, brands, tz, *, brand=None):
                     for v, label in (("month", _("Month")), ("week", _("Week")), ("list", _("List")))],
         "q_export": _query(view=view, date=anchor.isoformat(), **kept),
         "networks": Network.choices, "states": Post.State.choices,
-        "pillars": list(ContentPillar.objects.for_user(request.user).filter(brand__in=brands)
-                        .select_related("brand").order_by("-target_share", "name")),
-        "all_campaigns": list(Campaign.objects.for_user(request.user).filter(brand__in=brands).order_by("name")[:200]),
-        "authors": _authors(brands),
+        "pillars": pillars,
+        "all_campaigns": all_campaigns,
+        "authors": _authors(brands if brand is None else [brand]),
         "section_key": "calendar",
     }
     if view == "list":
@@ -124,10 +146,175 @@ def _calendar_context(request, brands, tz, *, brand=None):
     return ctx
 
 
+def _rows(model, request, brands, brand):
+    """``model``'s rows of the brands shown. On a brand's page ``brand_view`` has just checked
+    that the user may view ``brand`` (``get_brand``), so its rows are filtered by it directly:
+    the same rows as ``for_user``, without compiling the membership subquery once per query."""
+    if brand is not None:
+        return model.objects.filter(brand=brand)
+    return model.objects.for_user(request.user).filter(brand__in=brands)
+
+
+def _join_brand(qs, brand):
+    return qs.select_related("brand") if brand is None else qs
+
+
+def _with_brand(qs, brand) -> list:
+    rows = list(qs)
+    if brand is not None:
+        for row in rows:
+            row.brand = brand
+    return rows
+
+
+_MOVE_HTML = (
+    '  \n  <details class="cal-move">\n    <summary>{move}</summary>\n'
+    '    <form method="post" action="{url}" class="cal-move-form">\n      {csrf}\n'
+    '      <input type="hidden" name="version" value="{version}">\n'
+    '      <input type="hidden" name="next" value="{next}">\n'
+    '      <label for="move-date-{pk}">{date_label}</label>\n'
+    '      <input id="move-date-{pk}" type="date" name="date" value="{date}" required>\n'
+    '      <label for="move-time-{pk}">{time_label}</label>\n'
+    '      <input id="move-time-{pk}" type="time" name="time" value="{time}" required>\n'
+    '      <button type="submit">{move}</button>\n    </form>\n  </details>\n  \n')
+
+
+_SENTINEL_ID = 987654321
+
+
+def _move_url(cache: dict, brand_id: int, post_id: int) -> str:
+    """``reverse("calendar_post_move", args=[brand_id, post_id])``, reversed once per brand:
+    the path around an integer post id does not depend on the id."""
+    parts = cache.get(brand_id)
+    if parts is None:
+        parts = cache[brand_id] = reverse("calendar_post_move", args=[brand_id, _SENTINEL_ID]).split(
+            str(_SENTINEL_ID))
+    if len(parts) != 2:  # the sentinel also appears elsewhere in the path: no shortcut
+        return reverse("calendar_post_move", args=[brand_id, post_id])
+    return f"{parts[0]}{post_id}{parts[1]}"
+
+
+def _esc(value) -> str:
+    """``django.utils.html.escape`` (the same characters) for the markup built below, without
+    its lazy-string wrapper and SafeString on each of the hundreds of values of a grid."""
+    return _html_escape(str(value))
+
+
+def _filter_options(ctx, *, cross_brand: bool) -> dict:
+    """The options of the filter form's selects, as calendar.html's loops rendered them."""
+    escape = _esc
+
+    f = ctx["filters"]
+
+    def options(rows):
+        return mark_safe("".join(  # nosec B308 B703 # values escaped here, labels by the callers
+            f'<option value="{escape(value)}"{" selected" if chosen else ""}>{label}</option>'
+            for value, chosen, label in rows))
+
+    pillar_pk = f.pillar.pk if f.pillar is not None else None
+    campaign_pk = f.campaign.pk if f.campaign is not None else None
+    return {
+        "network": options((v, f.network == v, escape(label)) for v, label in ctx["networks"]),
+        "pillar": options((p.pk, pillar_pk == p.pk,
+                           escape(p.name) + (f" · {escape(p.brand.name)}" if cross_brand else ""))
+                          for p in ctx["pillars"]),
+        "state": options((v, f.state == v, escape(label)) for v, label in ctx["states"]),
+        "campaign": options((c.pk, campaign_pk == c.pk, escape(c.name)) for c in ctx["all_campaigns"]),
+        "author": options((u.pk, f.author_id == u.pk, escape(u.get_full_name() or u.username))
+                          for u in ctx["authors"]),
+    }
+
+
+def _render_grid_entries(request, ctx, *, can_compose: bool, cross_brand: bool, movable) -> None:
+    """The cells of the month and week grids, built once here: each entry's ``<li>`` (what a
+    per-post template with ``_move.html`` rendered before) and each day's ``<td>``, with the same
+    markup and escaping, without template includes and filters per post and per day."""
+    if ctx["view"] == "list":
+        return
+    from django.middleware.csrf import get_token
+    from django.utils.text import Truncator
+
+    escape = _esc
+
+    labels = None
+    move_urls: dict = {}
+    state_labels = {value: str(label) for value, label in Post.State.choices}
+    for e in ctx["entries"]:
+        post = e.post
+        pk = post.pk
+        movable_here = can_compose and post.state in movable
+        if movable_here:
+            if labels is None:
+                labels = {
+                    # {% translate %} of a template literal is not escaped (a trusted catalog).
+                    "move": _("Move"), "date_label": _("Date"),
+                    "time_label": _("Time (%(zone)s)") % {"zone": escape(ctx["tz_name"])},
+                    "csrf": ('<input type="hidden" name="csrfmiddlewaretoken" value="%s">'
+                             % escape(get_token(request))),
+                    "next": escape(request.get_full_path()),
+                }
+            url = escape(_move_url(move_urls, post.brand_id, pk))
+            drag = f' draggable="true" tabindex="0" data-move-url="{url}"'
+            move = _MOVE_HTML.format(url=url, version=post.version, pk=pk, date=escape(e.date_value),
+                                     time=escape(e.time_value), **labels)
+        else:
+            drag = ""
+            move = "  \n"
+        pillar = post.pillar
+        swatch = (f'<svg class="swatch" width="10" height="10" viewBox="0 0 10 10" aria-hidden="true">'
+                  f'<rect width="10" height="10" fill="{escape(pillar.color)}"/></svg>') if pillar else ""
+        brand_span = f'<span class="cal-brand">{escape(post.brand.name)}</span> · ' if cross_brand else ""
+        pillar_span = f' ·\n    <span class="cal-pillar">{escape(pillar.name)}</span>' if pillar else ""
+        e.html = mark_safe(  # nosec B308 B703 # every value escaped (escape) in the f-string
+            f'<li class="cal-post state-{escape(post.state)}" data-post-id="{pk}" data-version="{post.version}" '
+            f'data-time="{escape(e.time_value)}" data-date="{escape(e.date_value)}"{drag}>\n'
+            f'  <time datetime="{escape(e.iso)}" class="cal-time">{e.local.strftime("%H:%M")}</time>\n'
+            f'  {swatch}\n'
+            f'  <a class="cal-text" href="{escape(e.link)}">{escape(Truncator(post.text).chars(70))}</a>\n'
+            f'  <small class="cal-meta">\n'
+            f'    {brand_span}\n'
+            f'    <span class="cal-networks">{", ".join(escape(n) for n in e.networks)}</span> ·\n'
+            f'    <span class="cal-state">{escape(state_labels.get(post.state, post.state))}</span>{pillar_span}\n'
+            f'  </small>\n'
+            f'  {move}\n'
+            f'</li>\n')
+    # Each day's cell, as the loop over ``week.days`` in calendar.html rendered it.
+    out_of_month = ctx["view"] == "month"
+    today_label = _("today")  # as {% translate %}: not escaped
+    for week in ctx["weeks"]:
+        for day in week["days"]:
+            d = day.day
+            number = str(d.day)
+            css = (" out" if out_of_month and not day.in_month else "") + (" today" if day.is_today else "")
+            daynum = (f'<strong>{number}</strong> <span class="visually-hidden">{today_label}</span>'
+                      if day.is_today else number)
+            keys = "".join(
+                f'<div class="cal-keydate" title="{escape(k.notes)}">{escape(k.name)}'
+                f'{f" ({escape(k.brand.name)})" if cross_brand else ""}</div>' for k in day.key_dates)
+            monday = d.weekday() == 0
+            camps = "".join(
+                f'<div class="cal-campaign" title="{escape(c.name)}">'
+                + (escape(c.name) if (d == c.starts_on or monday)
+                   else f'<span class="visually-hidden">{escape(c.name)}</span>') + '</div>'
+                for c in day.campaigns)
+            posts = "".join(e.html for e in day.entries)
+            day.html = mark_safe(  # nosec B308 B703 # escaped parts and the entries' own safe HTML
+                f'\n        <td class="cal-day{css}" data-date="{d.isoformat()}">\n'
+                f'          <div class="cal-daynum">{daynum}</div>\n'
+                f'          {keys}\n'
+                f'          {camps}\n'
+                f'          <ul class="cal-posts">\n'
+                f'            {posts}\n'
+                f'          </ul>\n'
+                f'        </td>\n      ')
+
+
 def _authors(brands):
     from tertulia.core.models import User
 
-    return list(User.objects.filter(memberships__brand__in=brands).distinct().order_by("first_name", "username")[:200])
+    # What the author filter shows of them (id, full name, username).
+    return list(User.objects.filter(memberships__brand__in=brands).only("id", "username", "first_name", "last_name")
+                .distinct().order_by("first_name", "username")[:200])
 
 
 def _overdue(brands) -> list[dict]:
@@ -150,6 +337,8 @@ def calendar_page(request, brand):
         "feed_links": CalendarFeedToken.objects.filter(brand=brand, user=request.user, revoked_at__isnull=True).count(),
         "overdue_tasks": _overdue([brand]),
     })
+    ctx["filter_options"] = _filter_options(ctx, cross_brand=False)
+    _render_grid_entries(request, ctx, can_compose=ctx["can_compose"], cross_brand=False, movable=MOVABLE)
     return render(request, "content/calendar/calendar.html", ctx)
 
 
@@ -161,6 +350,8 @@ def calendar_all(request):
     ctx = _calendar_context(request, brands, tz)
     ctx.update({"brand": None, "cross_brand": True, "can_compose": False, "movable": (), "mix": None,
                 "overdue_tasks": _overdue(list(brands[:100]))})
+    ctx["filter_options"] = _filter_options(ctx, cross_brand=True)
+    _render_grid_entries(request, ctx, can_compose=False, cross_brand=True, movable=())
     return render(request, "content/calendar/calendar.html", ctx)
 
 

@@ -1,7 +1,8 @@
 """The composer: one post, a variant per network, live validation, previews and UTM links.
 
 Thin views: the brand comes from ``brand_view`` (404 for strangers before any form is read),
-rows from ``for_user`` querysets filtered by the brand, and every write goes through
+rows from ``for_user`` querysets filtered by the brand (the form's choices and the accounts
+by that brand alone: ``brand_view(roles.COMPOSE)`` has just checked it), and every write goes through
 ``content.composer``. The same form and the same ``validate_post`` serve the live (htmx)
 check and the save, so a browser without JavaScript gets the same answers.
 """
@@ -28,51 +29,62 @@ from tertulia.networks.capabilities import MESSAGING_ONLY
 from tertulia.networks.models import Network, SocialAccount
 from tertulia.strategy.models import ContentPillar
 
-from . import composer, previews
+from . import composer, fast_widgets, previews
 from .models import Campaign, Idea, MediaAsset, Post, UtmPreset
 
 PICKER_SIZE = 60  # recent images offered in the composer's picker (plus those attached)
 
 
+class _ModelChoiceField(forms.ModelChoiceField):
+    iterator = fast_widgets.ListedModelChoiceIterator
+    widget = fast_widgets.Select
+
+
 class ComposeForm(forms.Form):
+    # The widgets are fast_widgets' (Django's HTML, rendered without the template engine).
     text = forms.CharField(label=gettext_lazy("Main text"), required=False, max_length=composer.MAX_TEXT,
-                           strip=False, widget=forms.Textarea(attrs={"rows": 7}),
+                           strip=False, widget=fast_widgets.Textarea(attrs={"rows": 7}),
                            help_text=gettext_lazy("Every network uses this text unless you write its own version."))
     accounts = forms.ModelMultipleChoiceField(label=gettext_lazy("Accounts"), queryset=SocialAccount.objects.none(),
                                               required=False, widget=forms.CheckboxSelectMultiple)
-    pillar = forms.ModelChoiceField(label=gettext_lazy("Pillar"), queryset=ContentPillar.objects.none(),
-                                    required=False)
-    format = forms.ChoiceField(label=gettext_lazy("Format"), choices=Post.Format.choices, initial=Post.Format.TEXT)
-    campaign = forms.ModelChoiceField(label=gettext_lazy("Campaign"), queryset=Campaign.objects.none(),
-                                      required=False)
+    pillar = _ModelChoiceField(label=gettext_lazy("Pillar"), queryset=ContentPillar.objects.none(),
+                               required=False)
+    format = forms.ChoiceField(label=gettext_lazy("Format"), choices=Post.Format.choices, initial=Post.Format.TEXT,
+                               widget=fast_widgets.Select)
+    campaign = _ModelChoiceField(label=gettext_lazy("Campaign"), queryset=Campaign.objects.none(),
+                                 required=False)
     scheduled_date = forms.DateField(label=gettext_lazy("Date"), required=False,
-                                     widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+                                     widget=fast_widgets.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     scheduled_time = forms.TimeField(label=gettext_lazy("Time"), required=False,
-                                     widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+                                     widget=fast_widgets.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     first_comment = forms.CharField(label=gettext_lazy("First comment"), required=False,
-                                    max_length=composer.MAX_FIRST_COMMENT, widget=forms.Textarea(attrs={"rows": 2}),
+                                    max_length=composer.MAX_FIRST_COMMENT,
+                                    widget=fast_widgets.Textarea(attrs={"rows": 2}),
                                     help_text=gettext_lazy("Posted as a reply under the post, where the network "
                                                            "allows it."))
     media = forms.ModelMultipleChoiceField(label=gettext_lazy("Images"), queryset=MediaAsset.objects.none(),
                                            required=False, widget=forms.CheckboxSelectMultiple)
-    idea = forms.ModelChoiceField(queryset=Idea.objects.none(), required=False, widget=forms.HiddenInput)
-    version = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    idea = forms.ModelChoiceField(queryset=Idea.objects.none(), required=False, widget=fast_widgets.HiddenInput)
+    version = forms.IntegerField(required=False, min_value=0, widget=fast_widgets.HiddenInput)
 
     def __init__(self, *args, brand, user, networks, **kwargs):
         super().__init__(*args, **kwargs)
         self.brand = brand
         self.networks = networks
-        self.fields["accounts"].queryset = (SocialAccount.objects.for_user(user).filter(brand=brand)
+        # Only built by ``brand_view(roles.COMPOSE)`` views: ``get_brand`` has checked that the
+        # user may compose for ``brand``, so its rows are read by brand (the rows ``for_user``
+        # would give, without compiling its membership subquery in every query).
+        self.fields["accounts"].queryset = (SocialAccount.objects.filter(brand=brand)
                                             .exclude(network__in=MESSAGING_ONLY))
-        self.fields["pillar"].queryset = ContentPillar.objects.for_user(user).filter(brand=brand)
-        self.fields["campaign"].queryset = Campaign.objects.for_user(user).filter(brand=brand)
-        self.fields["media"].queryset = MediaAsset.objects.for_user(user).filter(brand=brand)
-        self.fields["idea"].queryset = Idea.objects.for_user(user).filter(brand=brand)
+        self.fields["pillar"].queryset = ContentPillar.objects.filter(brand=brand)
+        self.fields["campaign"].queryset = Campaign.objects.filter(brand=brand)
+        self.fields["media"].queryset = MediaAsset.objects.filter(brand=brand)
+        self.fields["idea"].queryset = Idea.objects.filter(brand=brand)
         self.fields["text"].widget.attrs["data-master"] = ""
         for network in networks:
             self.fields[f"variant_{network}"] = forms.CharField(
                 label=composer.network_label(network), required=False, max_length=composer.MAX_TEXT, strip=False,
-                widget=forms.Textarea(attrs={"rows": 5}))
+                widget=fast_widgets.Textarea(attrs={"rows": 5}))
 
     def clean(self):
         data = super().clean()
@@ -113,10 +125,20 @@ class ComposeForm(forms.Form):
                 "first_comment": d.get("first_comment") or "", "media": self.ordered_media()}
 
 
-def _brand_networks(request, brand, post: Post | None = None) -> list[str]:
-    networks = set(SocialAccount.objects.for_user(request.user).filter(brand=brand)
-                   .exclude(status=SocialAccount.Status.DISABLED).exclude(network__in=MESSAGING_ONLY)
-                   .values_list("network", flat=True))
+def _brand_accounts(brand) -> list[SocialAccount]:
+    """The accounts the composer offers (ComposeForm's ``accounts`` choices), in page order."""
+    return list(SocialAccount.objects.filter(brand=brand).exclude(network__in=MESSAGING_ONLY)
+                .order_by("network", "handle"))
+
+
+def _brand_networks(request, brand, post: Post | None = None, accounts: list | None = None) -> list[str]:
+    # ``brand`` comes from ``brand_view(roles.COMPOSE)`` (checked), as in ComposeForm.
+    if accounts is not None:  # _brand_accounts(brand)
+        networks = {a.network for a in accounts if a.status != SocialAccount.Status.DISABLED}
+    else:
+        networks = set(SocialAccount.objects.filter(brand=brand)
+                       .exclude(status=SocialAccount.Status.DISABLED).exclude(network__in=MESSAGING_ONLY)
+                       .values_list("network", flat=True))
     if post is not None:
         networks |= set(post.targets.values_list("account__network", flat=True))
         networks |= set(post.variants.filter(is_custom=True).values_list("network", flat=True))
@@ -161,7 +183,7 @@ def _form_values(form: ComposeForm) -> dict:
         initial = form.initial
         account_ids = list(initial.get("accounts") or [])
         media_ids = list(initial.get("media") or [])
-        media_rows = {a.pk: a for a in form.fields["media"].queryset.filter(pk__in=media_ids)}
+        media_rows = {a.pk: a for a in form.fields["media"].queryset.filter(pk__in=media_ids)} if media_ids else {}
         scheduled_at = None
         if initial.get("scheduled_date") and initial.get("scheduled_time"):
             try:
@@ -169,7 +191,7 @@ def _form_values(form: ComposeForm) -> dict:
             except ValidationError:
                 scheduled_at = None
         return {"text": initial.get("text") or "",
-                "accounts": list(form.fields["accounts"].queryset.filter(pk__in=account_ids)),
+                "accounts": list(form.fields["accounts"].queryset.filter(pk__in=account_ids)) if account_ids else [],
                 "variants": {n: (initial.get(f"variant_{n}") or None) for n in form.networks},
                 "media": [media_rows[pk] for pk in media_ids if pk in media_rows],
                 "first_comment": initial.get("first_comment") or "", "scheduled_at": scheduled_at}
@@ -206,10 +228,11 @@ def _sections(form: ComposeForm, report, cards, values) -> list[dict]:
             for n in form.networks]
 
 
-def _page(request, brand, form: ComposeForm, post: Post | None, status: int = 200):
+def _page(request, brand, form: ComposeForm, post: Post | None, status: int = 200, accounts: list | None = None):
     values = _form_values(form)
     report, cards = _report_and_previews(brand, form, values)
-    accounts = list(form.fields["accounts"].queryset.order_by("network", "handle"))
+    if accounts is None:
+        accounts = list(form.fields["accounts"].queryset.order_by("network", "handle"))
     chosen_accounts = {a.pk for a in values["accounts"]} if form.is_bound else set(form.initial.get("accounts", []))
     groups: dict[str, list] = {}
     for a in accounts:
@@ -265,7 +288,8 @@ def _save(request, brand, form: ComposeForm, post: Post | None):
 
 
 def _handle(request, brand, post: Post | None, initial: dict):
-    networks = _brand_networks(request, brand, post)
+    accounts = _brand_accounts(brand)
+    networks = _brand_networks(request, brand, post, accounts)
     if request.method == "POST":
         form = ComposeForm(request.POST, brand=brand, user=request.user, networks=networks)
         if form.is_valid():
@@ -277,9 +301,9 @@ def _handle(request, brand, post: Post | None, initial: dict):
                         form.add_error(key if key in form.fields else None, errors)
                 else:
                     form.add_error(None, exc)
-        return _page(request, brand, form, post)
+        return _page(request, brand, form, post, accounts=accounts)
     form = ComposeForm(initial=initial, brand=brand, user=request.user, networks=networks)
-    return _page(request, brand, form, post)
+    return _page(request, brand, form, post, accounts=accounts)
 
 
 @brand_view(roles.COMPOSE)

@@ -10,6 +10,7 @@ read-only unless the grant is for writing.
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -61,11 +62,28 @@ def get_brand(user, brand_id, permission: str = roles.VIEW) -> Brand:
     """The brand, if the user may see it; 404 if not a member (nothing leaks), 403 if the
     user is a member whose role lacks ``permission``."""
     try:
-        brand = brands_for(user, roles.VIEW).select_related("organization").get(pk=int(brand_id))
-    except (Brand.DoesNotExist, ValueError, TypeError):
+        pk = int(brand_id)
+    except (ValueError, TypeError):
         raise Http404("No such brand")
-    if permission != roles.VIEW and not brands_for(user, permission).filter(pk=brand.pk).exists():
+    if user is None or not user.is_authenticated:
+        raise Http404("No such brand")
+    if getattr(user, "api_token", None) is not None:  # a token narrows the grants: the general path
+        try:
+            brand = brands_for(user, roles.VIEW).select_related("organization").get(pk=pk)
+        except Brand.DoesNotExist:
+            raise Http404("No such brand")
+        if permission != roles.VIEW and not brands_for(user, permission).filter(pk=brand.pk).exists():
+            raise PermissionDenied
+        return brand
+    # A signed-in member: the brand and the member's role in one query (one membership per brand).
+    brand = (Brand.objects.select_related("organization").filter(pk=pk, memberships__user=user)
+             .annotate(member_role=F("memberships__role")).first())
+    if brand is None:
+        raise Http404("No such brand")
+    perms = roles.ROLE_PERMISSIONS.get(brand.member_role, frozenset())
+    if permission not in perms:
         raise PermissionDenied
+    brand._permissions_of = (user.pk, perms)  # for permissions_in, later in the same request
     return brand
 
 
@@ -74,6 +92,9 @@ def has_perm(user, brand, permission: str) -> bool:
 
 
 def permissions_in(user, brand) -> frozenset[str]:
+    known = getattr(brand, "_permissions_of", None)
+    if known is not None and known[0] == user.pk and getattr(user, "api_token", None) is None:
+        return known[1]  # get_brand read the role a moment ago
     role = role_in(user, brand)
     perms = roles.ROLE_PERMISSIONS.get(role, frozenset())
     token = getattr(user, "api_token", None)

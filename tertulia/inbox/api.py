@@ -17,6 +17,7 @@ from typing import Literal
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
@@ -365,14 +366,48 @@ def _reload(request, brand, conversation_id: int):
 
 # --- Conversations ------------------------------------------------------------------------------
 
+# What ``ConversationOut`` shows, read as plain values (``_conversation_out``).
+_OUT_FIELDS = (
+    "pk", "brand_id", "account_id", "account__network", "kind", "status", "author_id", "author__network",
+    "author__handle", "author__display_name", "author__followers", "root_external_id", "assignee_id",
+    "last_message_at", "priority", "sentiment", "intent", "language", "flagged", "first_response_at",
+    "first_response_due_at", "resolution_due_at", "closed_at", "escalated_at",
+)
+_STATUS_LABELS = dict(Conversation.Status.choices)
+
+
+def _conversation_out(r: dict) -> dict:
+    """``ConversationOut`` of a ``listing.row_values`` row, field for field (the same order,
+    values and resolvers), without a model instance per row and per relation."""
+    return {
+        "id": r["pk"], "brand_id": r["brand_id"], "account_id": r["account_id"], "network": r["account__network"],
+        "kind": r["kind"], "status": r["status"], "status_label": str(_STATUS_LABELS.get(r["status"], r["status"])),
+        "author": {"id": r["author_id"], "network": r["author__network"], "handle": r["author__handle"],
+                   "display_name": r["author__display_name"], "followers": r["author__followers"]},
+        "root_external_id": r["root_external_id"], "assignee_id": r["assignee_id"],
+        "last_message_at": r["last_message_at"], "excerpt": r["last_text"] or "", "priority": r["priority"],
+        "sentiment": r["sentiment"], "intent": r["intent"], "language": r["language"], "flagged": r["flagged"],
+        "labels": sorted(r["labels"]), "first_response_at": r["first_response_at"],
+        "first_response_due_at": r["first_response_due_at"], "resolution_due_at": r["resolution_due_at"],
+        "closed_at": r["closed_at"], "escalated_at": r["escalated_at"],
+    }
+
+
 @router.get("/brands/{brand_id}/conversations", response=_responses(200, ConversationPage), tags=TAGS)
-def conversation_list(request, brand_id: int, filters: Query[ConversationFilter]):
+def conversation_list(request, brand_id: int, filters: Query[ConversationFilter], response: HttpResponse):
     """The brand's conversations, filtered like the inbox page; paged by cursor (``after``)."""
     brand = get_brand(request.user, brand_id)
     params = {k: v for k, v in filters.dict().items() if k not in ("after", "limit") and v is not None}
     parsed = listing.parse_filters(params)
-    page = listing.conversations(request.user, brand, parsed, after=filters.after or "", limit=filters.limit)
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    page = listing.conversation_rows(request.user, brand, parsed, after=filters.after or "", limit=filters.limit,
+                                     fields=_OUT_FIELDS)
+    # The most read list of the API: its rows are plain values shaped like ConversationPage
+    # (see _conversation_out) and rendered by the API's own renderer, as ninja would.
+    from tertulia.api.api import api  # the root (it imports this module)
+
+    data = {"items": [_conversation_out(r) for r in page.rows], "next_cursor": page.next_cursor}
+    response.content = api.renderer.render(request, data, response_status=200)
+    return response
 
 
 @router.get("/brands/{brand_id}/conversations/{conversation_id}", response=_responses(200, ConversationDetail),

@@ -23,13 +23,13 @@ read.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count
 from django.utils import timezone
 
 from .models import Conversation, InboxDay, InboxDayRebuild, Interaction
@@ -78,8 +78,8 @@ def _columns() -> str:
     """The columns ``compute`` reads, as numbers computed by the database (no per-row datetime
     conversion in Python): the quarter hour opened, the two delays in seconds (NULL when not
     answered / not closed), answered late, and the due time (epoch) of an unanswered one."""
-    if connection.vendor == "postgresql":
-        epoch, diff = "EXTRACT(EPOCH FROM {})", "EXTRACT(EPOCH FROM ({} - {}))"
+    if connection.vendor == "postgresql":  # as float8: the same numbers, cheaper to read than numeric
+        epoch, diff = "CAST(EXTRACT(EPOCH FROM {}) AS DOUBLE PRECISION)", "CAST(EXTRACT(EPOCH FROM ({} - {})) AS DOUBLE PRECISION)"
         quarter = f"CAST(FLOOR(EXTRACT(EPOCH FROM opened_at) / {QUARTER}) AS BIGINT)"
     else:  # SQLite keeps UTC text; julianday and strftime are C functions
         epoch, diff = "((julianday({}) - 2440587.5) * 86400.0)", "((julianday({}) - julianday({})) * 86400.0)"
@@ -93,42 +93,59 @@ def _columns() -> str:
     ))
 
 
-def compute(brand_ids: list[int], start: datetime, end: datetime, now: datetime, *, delays: bool = True) -> tuple[Parts, dict]:
+def compute(brand_ids: list[int], start: datetime, end: datetime, now: datetime, *, delays: bool = True,
+            more: tuple[tuple[datetime, datetime], ...] = ()) -> tuple[Parts, dict]:
     """Parts of ``[start, end)`` read from the tables, and what ``InboxDay.data`` stores of them
-    (the due-time counts that ``overdue`` depends on, which change with the clock)."""
+    (the due-time counts that ``overdue`` depends on, which change with the clock). ``more``:
+    other ranges (disjoint from it and each other) added in, read by the same two queries."""
     parts = Parts()
-    open_due, open_due_max, clock = 0, None, now.timestamp()
-    first_response, resolution = [], []
+    open_due_max, clock = None, now.timestamp()
     marks = ", ".join(["%s"] * len(brand_ids))
     at = connection.ops.adapt_datetimefield_value
+    ranges = ((start, end), *more)
+
+    def each_range(select: str, column: str) -> tuple[str, list]:
+        """``select`` over every range, as a UNION ALL (one index range scan each; an OR of the
+        ranges would make PostgreSQL visit the table instead of the covering index)."""
+        sql = " UNION ALL ".join(f"{select} AND {column} >= %s AND {column} < %s" for _r in ranges)
+        return sql, [v for a, b in ranges for v in (*brand_ids, at(a), at(b))]
+
     with connection.cursor() as cursor:  # the index inbox_conv_opened covers these columns
-        cursor.execute(f"SELECT {_columns()} FROM {Conversation._meta.db_table} WHERE brand_id IN ({marks}) "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
-                       "AND opened_at >= %s AND opened_at < %s", [*brand_ids, at(start), at(end)])
+        cursor.execute(*each_range(f"SELECT {_columns()} FROM {Conversation._meta.db_table} "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
+                                   f"WHERE brand_id IN ({marks})", "opened_at"))
         rows = cursor.fetchall()
-    for q, first, resolved, late, due in rows:
-        day, quarter = divmod(int(q), QUARTERS)
-        counts = parts.quarters.get(day)
-        if counts is None:
-            counts = parts.quarters[day] = np.zeros((QUARTERS, 2), dtype=np.int64)
-        counts[quarter, 0] += 1
-        if first is not None:
-            counts[quarter, 1] += 1
-            first_response.append(first)
-            parts.late += late
-        elif due is not None:
-            open_due += 1
-            open_due_max = due if open_due_max is None else max(open_due_max, float(due))
-            parts.overdue += float(due) < clock
-        if resolved is not None:
-            parts.closed += 1
-            resolution.append(resolved)
+    # Column-wise with numpy (a busy day is thousands of rows): NULL delays and due times are
+    # NaN, the arrays keep the rows' order.
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), 5)  # quarter numbers and 0/1 are exact as floats
+    quarters, late = table[:, 0].astype(np.int64), table[:, 3].astype(np.int64)
+    first, resolved, due = table[:, 1], table[:, 2], table[:, 4]
+    answered, closed = ~np.isnan(first), ~np.isnan(resolved)
+    if len(rows):
+        days, quarter = np.divmod(quarters, QUARTERS)
+        unique_days, first_seen, day_index = np.unique(days, return_index=True, return_inverse=True)
+        cells = day_index * QUARTERS + quarter  # (day, quarter) as one index
+        size = len(unique_days) * QUARTERS
+        counts = np.stack([np.bincount(cells, minlength=size), np.bincount(cells[answered], minlength=size)],
+                          axis=1).astype(np.int64).reshape(len(unique_days), QUARTERS, 2)
+        for i in np.argsort(first_seen, kind="stable"):  # in the order the days first appear
+            parts.quarters[int(unique_days[i])] = counts[i]
+    first_response, resolution = first[answered], resolved[closed]
+    parts.late = int(late[answered].sum())
+    open_dues = due[~answered & ~np.isnan(due)]
+    open_due = len(open_dues)
+    if open_due:
+        open_due_max = float(open_dues.max())
+        parts.overdue = int((open_dues < clock).sum())
+    parts.closed = int(closed.sum())
     if delays:
-        parts.first_response = [np.array(first_response, dtype=np.float64)]
-        parts.resolution = [np.array(resolution, dtype=np.float64)]
-    parts.sentiment = dict(
-        Interaction.objects.filter(brand_id__in=brand_ids, created_at__gte=start, created_at__lt=end,
-                                   direction=Interaction.Direction.INBOUND)
-        .order_by().values_list("sentiment").annotate(n=Count("*")).values_list("sentiment", "n"))
+        parts.first_response = [first_response]
+        parts.resolution = [resolution]
+    inbound = Interaction.Direction.INBOUND.value
+    with connection.cursor() as cursor:  # inbound messages by sentiment (index inbox_inter_sentiment covers it)
+        messages, params = each_range(f"SELECT sentiment FROM {Interaction._meta.db_table} "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
+                                      f"WHERE direction = '{inbound}' AND brand_id IN ({marks})", "created_at")
+        cursor.execute(f"SELECT sentiment, COUNT(*) FROM ({messages}) m GROUP BY sentiment", params)  # nosec B608 # built above from constants, values bound as parameters
+        parts.sentiment = dict(cursor.fetchall())
     stored = {"late": parts.late, "open_due": open_due, "closed": parts.closed, "sentiment": parts.sentiment,
               "open_due_max": None if open_due_max is None else float(open_due_max)}
     return parts, stored
@@ -160,6 +177,24 @@ def _stored(row: dict, now: datetime, delays: bool) -> Parts | None:
     return parts
 
 
+def _cached_days(brand_ids: list[int], first: date, last: date, delays: bool) -> list[dict]:
+    """``InboxDay.objects.filter(brand_id__in=brand_ids, day__gte=first, day__lt=last).values(...)``
+    in plain SQL (read on every dashboard; the ORM's per-row conversions cost more than the query)."""
+    fields = ["brand_id", "day", "data", "quarters"] + (["first_response", "resolution"] if delays else [])
+    marks = ", ".join(["%s"] * len(brand_ids))
+    at = connection.ops.adapt_datefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(fields)} FROM {InboxDay._meta.db_table} WHERE brand_id IN ({marks}) "  # nosec B608 # identifiers from model metadata or constants, values bound as parameters
+                       "AND day >= %s AND day < %s", [*brand_ids, at(first), at(last)])
+        rows = [dict(zip(fields, row)) for row in cursor.fetchall()]
+    for row in rows:  # as the ORM gives them: the JSON decoded, the day a date
+        if isinstance(row["data"], str | bytes):
+            row["data"] = json.loads(row["data"])
+        if not isinstance(row["day"], date):
+            row["day"] = date.fromisoformat(row["day"])
+    return rows
+
+
 def load(brand_ids: list[int], start: datetime, end: datetime, *, delays: bool = True) -> Parts:
     """The parts of ``[start, end)`` for these brands: cached whole UTC days, the rest live."""
     now = timezone.now()
@@ -172,12 +207,12 @@ def load(brand_ids: list[int], start: datetime, end: datetime, *, delays: bool =
     if first >= last:
         total.add(compute(brand_ids, start, end, now, delays=delays)[0])
         return total
-    for a, b in ((start, _utc_midnight(first)), (_utc_midnight(last), end)):
-        if a < b:
-            total.add(compute(brand_ids, a, b, now, delays=delays)[0])
+    # The partial days at both edges, live, together (two queries, not four).
+    edges = [(a, b) for a, b in ((start, _utc_midnight(first)), (_utc_midnight(last), end)) if a < b]
+    if edges:
+        total.add(compute(brand_ids, *edges[0], now, delays=delays, more=tuple(edges[1:]))[0])
     live = _dirty(brand_ids, first, last)
-    fields = ["brand_id", "day", "data", "quarters"] + (["first_response", "resolution"] if delays else [])
-    for row in InboxDay.objects.filter(brand_id__in=brand_ids, day__gte=first, day__lt=last).values(*fields):
+    for row in _cached_days(brand_ids, first, last, delays):
         key = (row["brand_id"], row["day"])
         if key in live:
             continue

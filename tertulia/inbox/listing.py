@@ -195,14 +195,9 @@ def _cursor_filter(sort: str, cursor: str) -> Q:
     return Q(**{f"{first}__{'lte' if desc else 'gte'}": parsed[0]}) & q
 
 
-def conversations(user, brand, filters: Filters, *, after: str = "", limit: int = 50) -> Page:
-    """One page of conversations the user may see, newest first unless sorted otherwise.
-
-    Each brand's page is read on its own index (brand, status, sort key, id) and the pages are
-    merged here: one index walk per brand, stopping after ``limit`` rows, instead of sorting
-    every open conversation of every brand in the database. Then the page's rows are loaded
-    with their author, account, labels and newest message in a few more queries."""
-    limit = max(1, min(int(limit), MAX_LIMIT))
+def _page_keys(user, brand, filters: Filters, after: str, limit: int) -> tuple[list[tuple], bool]:
+    """The sort keys (ending with the primary key) of one page's rows, in order, and whether
+    more rows follow."""
     keys = SORTS[filters.sort]
     names = [name for name, _desc in keys]
     order = [f"-{name}" if desc else name for name, desc in keys]
@@ -218,12 +213,97 @@ def conversations(user, brand, filters: Filters, *, after: str = "", limit: int 
             qs = qs.filter(bound)
         candidates += qs.order_by(*order).values_list(*names)[: limit + 1]
     candidates.sort(reverse=keys[0][1])  # every sort runs one way on all its keys
-    more = len(candidates) > limit
-    wanted = [row[-1] for row in candidates[:limit]]
+    return candidates[:limit], len(candidates) > limit
+
+
+def _newest_excerpt(length: int = EXCERPT) -> Subquery:
     newest = Interaction.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id")
+    return Subquery(newest.annotate(excerpt=Substr("text", 1, length)).values("excerpt")[:1])
+
+
+def conversations(user, brand, filters: Filters, *, after: str = "", limit: int = 50) -> Page:
+    """One page of conversations the user may see, newest first unless sorted otherwise.
+
+    Each brand's page is read on its own index (brand, status, sort key, id) and the pages are
+    merged here: one index walk per brand, stopping after ``limit`` rows, instead of sorting
+    every open conversation of every brand in the database. Then the page's rows are loaded
+    with their author, account, labels and newest message in a few more queries."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    page_keys, more = _page_keys(user, brand, filters, after, limit)
+    wanted = [row[-1] for row in page_keys]
     by_pk = Conversation.objects.select_related("author", "account", "assignee", "brand").annotate(
-        last_text=Subquery(newest.annotate(excerpt=Substr("text", 1, EXCERPT)).values("excerpt")[:1])
+        last_text=_newest_excerpt()
     ).prefetch_related("labels").in_bulk(wanted)
     rows = [by_pk[pk] for pk in wanted if pk in by_pk]
     cursor = signing.dumps(_key(rows[-1], filters.sort), salt=_SALT) if more and rows else ""
     return Page(items=rows, next_cursor=cursor, filters=filters)
+
+
+# What the inbox page shows of each row (``row_values``): plain values, no model instances.
+ROW_FIELDS = (
+    "pk", "brand_id", "status", "flagged", "priority", "sentiment", "intent", "last_message_at",
+    "first_response_at", "first_response_due_at", "resolution_due_at",
+    "brand__name", "brand__timezone", "author__display_name", "author__handle", "account__network",
+    "assignee__first_name", "assignee__last_name", "assignee__username",
+)
+
+
+def _attach_labels(rows: list[dict]) -> None:
+    """``labels``: each row's label names, in order (one query)."""
+    by_pk = {}
+    for r in rows:
+        r["labels"] = []
+        by_pk[r["pk"]] = r
+    if not by_pk:
+        return
+    through = Conversation.labels.through
+    for conv_id, name in (through.objects.filter(conversation_id__in=list(by_pk))
+                          .order_by("label__name").values_list("conversation_id", "label__name")):
+        by_pk[conv_id]["labels"].append(name)
+
+
+def row_values(pks: list[int], excerpt: int = EXCERPT, fields: tuple[str, ...] = ROW_FIELDS) -> list[dict]:
+    """The rows ``pks`` (in that order) as dicts of ``fields``, plus ``last_text`` (the
+    first ``excerpt`` characters of the newest message) and ``labels`` (their names, in
+    order): two queries."""
+    if not pks:
+        return []
+    by_pk = {r["pk"]: r for r in Conversation.objects.filter(pk__in=pks).annotate(last_text=_newest_excerpt(excerpt))
+             .values(*fields, "last_text")}
+    rows = [by_pk[pk] for pk in pks if pk in by_pk]
+    _attach_labels(rows)
+    return rows
+
+
+@dataclass
+class RowPage:
+    rows: list[dict]
+    next_cursor: str = ""
+
+
+def conversation_rows(user, brand, filters: Filters, *, after: str = "", limit: int = 50,
+                      fields: tuple[str, ...] = ROW_FIELDS) -> RowPage:
+    """``conversations``, as ``row_values`` dicts (for the inbox page and the API's list)."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    if brand is None:  # several brands: their pages merged (``_page_keys``), then the rows read
+        page_keys, more = _page_keys(user, brand, filters, after, limit)
+        rows = row_values([row[-1] for row in page_keys], fields=fields)
+        last = page_keys[-1] if page_keys else None
+    else:
+        # One brand: its page is read with its values in one query (the same index walk).
+        keys = SORTS[filters.sort]
+        names = [name if name != "id" else "pk" for name, _desc in keys]
+        qs = _filtered(Conversation.objects.filter(brand_id=brand.pk), user, filters)
+        if after:
+            qs = qs.filter(_cursor_filter(filters.sort, after))
+        rows = list(qs.order_by(*[f"-{name}" if desc else name for name, desc in keys])
+                    .annotate(last_text=_newest_excerpt())
+                    .values(*fields, *[n for n in names if n not in fields], "last_text")[: limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        _attach_labels(rows)
+        last = [rows[-1][n] for n in names] if rows else None
+    cursor = ""
+    if more and last is not None:
+        cursor = signing.dumps([v.isoformat() if isinstance(v, datetime) else v for v in last], salt=_SALT)
+    return RowPage(rows=rows, next_cursor=cursor)

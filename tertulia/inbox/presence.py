@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .models import Conversation, Interaction, OutgoingReply, Presence
@@ -55,20 +56,18 @@ def leave(user, conversation: Conversation) -> None:
 
 def others(user, conversation: Conversation, *, now: datetime | None = None) -> list[Here]:
     """Everyone but ``user`` seen on ``conversation`` within the window, writers first."""
-    now = now or timezone.now()
-    rows = (Presence.objects.filter(conversation=conversation, seen_at__gte=now - WINDOW)
-            .exclude(user=user).select_related("user").order_by("-composing", "user__first_name", "user__username"))
-    # The conversation's brand still has to count them as members: a person removed from the
-    # brand a minute ago must not keep showing up (nor their name leak to the page).
     from tertulia.core.models import Membership
 
-    members = set(Membership.objects.filter(brand_id=conversation.brand_id).values_list("user_id", flat=True))
-    result = []
-    for p in rows:
-        if p.user_id not in members:
-            continue
-        result.append(Here(p.user_id, p.user.get_full_name() or p.user.get_username(), p.composing, p.seen_at))
-    return result
+    now = now or timezone.now()
+    # The conversation's brand still has to count them as members: a person removed from the
+    # brand a minute ago must not keep showing up (nor their name leak to the page).
+    member = Membership.objects.filter(brand_id=conversation.brand_id, user_id=OuterRef("user_id"))
+    rows = (Presence.objects.filter(Exists(member), conversation=conversation, seen_at__gte=now - WINDOW)
+            .exclude(user=user).order_by("-composing", "user__first_name", "user__username")
+            .values_list("user_id", "user__first_name", "user__last_name", "user__username", "composing", "seen_at"))
+    # The name as User.get_full_name() or get_username() gives it.
+    return [Here(user_id, f"{first} {last}".strip() or username, composing, seen_at)
+            for user_id, first, last, username, composing, seen_at in rows]
 
 
 def replied_since(user, conversation: Conversation, since: datetime | None) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.utils import translation
 from django.utils.translation import gettext
@@ -90,11 +91,17 @@ def _title_words(title: str) -> list[str]:
     return [w for w in re.findall(r"\w+", fold(title)) if len(w) >= 4 and w not in STOPWORDS]
 
 
+@lru_cache(maxsize=4096)
+def _keyword_pattern(keyword: str) -> re.Pattern | None:
+    """``keyword_pattern([keyword])``, memoised: a pure function of its text."""
+    return keyword_pattern([keyword])
+
+
 def _score(entry: KnowledgeEntry, folded: str, words: set[str]) -> int:
     score = 0
     keywords = entry.keywords if isinstance(entry.keywords, list) else []
     for keyword in keywords[:50]:
-        pattern = keyword_pattern([str(keyword)[:100]])
+        pattern = _keyword_pattern(str(keyword)[:100])
         if pattern is not None and pattern.search(folded):
             score += 3
     score += sum(1 for w in _title_words(entry.title) if w in words)
@@ -124,8 +131,16 @@ def contributes_information(text: str) -> bool:
     return bool(_CONTRIBUTION.search(folded)) or bool(_LINK.search(text))
 
 
-def suggestions(conversation: Conversation, language: str) -> list[Suggestion]:
-    message = _newest_inbound(conversation)
+_UNKNOWN = object()
+
+
+def suggestions(conversation: Conversation, language: str, *, message=_UNKNOWN,
+                saved=None) -> list[Suggestion]:
+    """``message``: the conversation's newest inbound message not deleted, if the caller has
+    it already (None: there is none); ``saved``: the brand's saved replies in their usual order
+    (title, language), if the caller has them already."""
+    if message is _UNKNOWN:
+        message = _newest_inbound(conversation)
     if message is None:
         return []
     language = language if language in ("es", "en") else (message.language or conversation.brand.language or "es")
@@ -153,18 +168,23 @@ def suggestions(conversation: Conversation, language: str) -> list[Suggestion]:
         elif message.intent != Interaction.Intent.SPAM and contributes_information(message.text) \
                 and message.intent != Interaction.Intent.COMPLAINT:
             out.append(Suggestion("thanks", gettext(MSG_TITLE_THANKS), gettext(MSG_THANKS_INFO) % {"name": name}))
-    out.extend(saved_replies(conversation, message, language))
+    out.extend(saved_replies(conversation, message, language, brand_saved=saved))
     return out
 
 
-def saved_replies(conversation: Conversation, message: Interaction, language: str) -> list[Suggestion]:
+def saved_replies(conversation: Conversation, message: Interaction, language: str,
+                  brand_saved: list[SavedReply] | None = None) -> list[Suggestion]:
     from .replies import render_saved_reply
 
     wanted = set(_INTENT_WORDS.get(message.intent, ()))
     if not wanted:
         return []
+    if brand_saved is None:
+        candidates = SavedReply.objects.filter(brand=conversation.brand, language=language)[:200]
+    else:
+        candidates = [s for s in brand_saved if s.language == language][:200]
     found = []
-    for saved in SavedReply.objects.filter(brand=conversation.brand, language=language)[:200]:
+    for saved in candidates:
         if _words(saved.title) & wanted:
             found.append(Suggestion("saved_reply", saved.title, render_saved_reply(saved, conversation, None)))
         if len(found) >= MAX_SAVED:

@@ -10,23 +10,33 @@ marks), and long messages are shown shortened.
 
 from __future__ import annotations
 
+import html
 import re
 import time
-from datetime import timedelta
+import unicodedata
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Avg, Case, Count, FloatField, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Substr, Upper
+from django.db import connection
+from django.db.models import Exists, OuterRef, Value
+from django.db.models.functions import Upper
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import date as _date
+from django.templatetags.tz import do_timezone
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import re_escaped, re_formatchars
+from django.utils.formats import get_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.timesince import timesince, timeuntil
+from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _django_word
 from django.views.decorators.http import require_POST
 
 from tertulia.core import roles
@@ -66,6 +76,10 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u
 def clean(text: str | None, limit: int | None = None) -> str:
     text = _INVISIBLE.sub("", text or "")
     if limit is not None:
+        if 0 < limit and len(text) <= limit:
+            # What Truncator.chars returns when nothing is cut (it counts characters, so a
+            # text of at most ``limit`` code points is never cut): the NFC form.
+            return unicodedata.normalize("NFC", text)
         text = Truncator(text[: limit * 2]).chars(limit)
     return text
 
@@ -88,15 +102,18 @@ def sla_state(conv: Conversation, now=None) -> dict:
     """What the list shows for a conversation's service targets: the first answer owed (due
     or overdue); once answered, "Answered" with the resolution still owed beside it (until the
     conversation is closed); a resolution overdue wins over everything else."""
-    now = now or timezone.now()
-    if conv.status == Conversation.Status.CLOSED:
+    return _sla(conv.status, conv.first_response_at, conv.first_response_due_at, conv.resolution_due_at,
+                now or timezone.now())
+
+
+def _sla(status, first_response_at, first_response_due_at, res_due, now) -> dict:
+    if status == Conversation.Status.CLOSED:
         return {"state": "closed", "text": _("Closed"), "due": None, "resolution": ""}
     resolution = ""
-    res_due = conv.resolution_due_at
     if res_due is not None and res_due >= now:
         resolution = _("Resolution due in %(time)s") % {"time": timeuntil(res_due, now, depth=1)}
-    if conv.first_response_at is None and conv.first_response_due_at is not None:
-        due = conv.first_response_due_at
+    if first_response_at is None and first_response_due_at is not None:
+        due = first_response_due_at
         if due >= now:
             return {"state": "due", "due": due, "resolution": "",
                     "text": _("First answer due in %(time)s") % {"time": timeuntil(due, now, depth=1)}}
@@ -104,13 +121,13 @@ def sla_state(conv: Conversation, now=None) -> dict:
                 "text": _("First answer overdue by %(time)s") % {"time": timesince(due, now, depth=1)}}
     if res_due is not None and res_due < now:
         late = timesince(res_due, now, depth=1)
-        if conv.first_response_at is not None:
+        if first_response_at is not None:
             return {"state": "overdue", "due": res_due, "resolution": "",
                     "text": _("Answered; resolution overdue by %(time)s") % {"time": late}}
         return {"state": "overdue", "due": res_due, "resolution": "",
                 "text": _("Resolution overdue by %(time)s") % {"time": late}}
-    if conv.first_response_at is not None:
-        return {"state": "answered", "due": conv.first_response_at, "text": _("Answered"),
+    if first_response_at is not None:
+        return {"state": "answered", "due": first_response_at, "text": _("Answered"),
                 "resolution": resolution}
     if resolution:
         return {"state": "due", "due": res_due, "text": resolution, "resolution": ""}
@@ -118,27 +135,154 @@ def sla_state(conv: Conversation, now=None) -> dict:
 
 
 _SENTIMENTS = dict(Interaction.Sentiment.choices)
+_NETWORKS = dict(Network.choices)
 _INTENTS = dict(Interaction.Intent.choices)
 
 
-def _row(conv: Conversation, now) -> dict:
-    return {
-        "conv": conv,
-        "url": reverse("inbox_conversation", args=[conv.brand_id, conv.pk]),
-        "brand_name": clean(conv.brand.name, NAME_CHARS),
-        "zone": conv.brand.timezone,
-        "author": clean(conv.author.display_name or conv.author.handle, NAME_CHARS),
-        "handle": clean(conv.author.handle, NAME_CHARS),
-        "network": conv.account.get_network_display(),
-        "excerpt": clean(getattr(conv, "last_text", "") or "", EXCERPT_CHARS),
-        "labels": [clean(lb.name, 60) for lb in conv.labels.all()],
-        "assignee": _person(conv.assignee),
-        "age": timesince(conv.last_message_at, now, depth=1),
-        "sla": sla_state(conv, now),
-        "high": conv.priority >= listing.HIGH_PRIORITY,
-        "sentiment": _SENTIMENTS.get(conv.sentiment, ""),
-        "intent": _INTENTS.get(conv.intent, ""),
-    }
+def _hour12(d) -> int:
+    return d.hour % 12 or 12
+
+
+# The format characters of django.utils.dateformat that the short date-time formats use, as
+# dateformat writes them; any other character takes dateformat itself. The words ("p.m.",
+# "noon", ...) are dateformat's, translated by Django's own catalog (not ours): hence gettext
+# under another name, which our catalog extraction does not collect.
+_DATE_CHARS = {
+    "d": lambda d: "%02d" % d.day, "j": lambda d: str(d.day), "m": lambda d: "%02d" % d.month,
+    "n": lambda d: str(d.month), "Y": lambda d: "%04d" % d.year, "y": lambda d: "%02d" % (d.year % 100),
+    "H": lambda d: "%02d" % d.hour, "G": lambda d: str(d.hour), "i": lambda d: "%02d" % d.minute,
+    "g": lambda d: str(_hour12(d)), "h": lambda d: "%02d" % _hour12(d),
+    "a": lambda d: _django_word("p.m.") if d.hour > 11 else _django_word("a.m."),
+    "A": lambda d: _django_word("PM") if d.hour > 11 else _django_word("AM"),
+    "f": lambda d: "%d:%02d" % (_hour12(d), d.minute) if d.minute else str(_hour12(d)),
+    "P": lambda d: (_django_word("midnight") if d.minute == 0 and d.hour == 0
+                    else _django_word("noon") if d.minute == 0 and d.hour == 12
+                    else "%s %s" % (_DATE_CHARS["f"](d), _DATE_CHARS["a"](d))),
+}
+
+
+class _DateFormat:
+    """``value|date:name`` for one named format (e.g. SHORT_DATETIME_FORMAT) in the active
+    language, for many values: the format is parsed once, and its usual characters are written
+    without a DateFormat object per value."""
+
+    def __init__(self, name: str):
+        self.format = get_format(name)
+        pieces = re_formatchars.split(str(self.format))
+        self.parts = [] if all(p in _DATE_CHARS for p in pieces[1::2]) else None
+        for i, piece in enumerate(pieces if self.parts is not None else ()):
+            if i % 2:
+                self.parts.append(_DATE_CHARS[piece])
+            elif piece:
+                self.parts.append(re_escaped.sub(r"\1", piece))
+
+    def __call__(self, value) -> str:
+        if value in (None, ""):
+            return ""
+        if self.parts is None or not isinstance(value, datetime):
+            return _date(value, self.format)
+        return "".join(p if isinstance(p, str) else p(value) for p in self.parts)
+
+
+class _RowHTML:
+    """The HTML of the list's rows (one ``<li>`` each), written here rather than by a template
+    included once per row: the inbox list is the most visited page, and a row is ~30 template
+    lookups. Everything from the network is cleaned (``clean``) and escaped; the words are the
+    catalog's. Rows are ``listing.row_values`` dicts."""
+
+    def __init__(self, now, *, show_brand=False, can_act=False, reply_brands=()):
+        self.now = now
+        self.show_brand = show_brand
+        self.can_act = can_act
+        self.reply_brands = reply_brands
+        self.urls = {}
+        self.sentiments = {k: str(v) for k, v in _SENTIMENTS.items()}
+        self.intents = {k: str(v) for k, v in _INTENTS.items()}
+        self.networks = {k: str(v) for k, v in Network.choices}
+        self.statuses = {k: str(v) for k, v in Conversation.Status.choices}
+        self.t_select = gettext_safe("Select this conversation")
+        self.t_flagged = gettext_safe("Flagged")
+        self.t_priority_title = gettext_safe("Priority (0-100)")
+        self.t_urgent = gettext_safe("Urgent")
+        self.t_priority = gettext_safe("Priority")
+        self.t_assigned = gettext_safe("Assigned to %(name)s")
+        self.t_unassigned = gettext_safe("Unassigned")
+        self.t_ago = gettext_safe("%(age)s ago")
+        self.short = _DateFormat("SHORT_DATETIME_FORMAT")
+
+    def url(self, brand_id: int, pk: int) -> str:
+        prefix = self.urls.get(brand_id)
+        if prefix is None:  # the conversation's URL is the brand's inbox URL and its id
+            prefix = self.urls[brand_id] = reverse("section_inbox", args=[brand_id])
+        return f"{prefix}{pk}/"
+
+    def __call__(self, r: dict) -> str:
+        esc = html.escape
+        now = self.now
+        zone = r["brand__timezone"]
+        url = esc(self.url(r["brand_id"], r["pk"]))
+        high = r["priority"] >= listing.HIGH_PRIORITY
+        flagged = r["flagged"]
+        out = ['<li class="conv', " is-flagged" if flagged else "", " is-high" if high else "",
+               '" data-row data-url="', url, '">\n  ']
+        if self.can_act and r["brand_id"] in self.reply_brands:
+            out += ['<input type="checkbox" name="ids" value="', str(r["pk"]),
+                    '" class="conv-select" data-select aria-label="', self.t_select, '">']
+        out += ['\n  <a class="conv-link" href="', url,
+                '" data-open>\n    <span class="conv-who"><bdi class="conv-author">',
+                esc(clean(r["author__display_name"] or r["author__handle"], NAME_CHARS)),
+                "</bdi> <small><bdi>", esc(clean(r["author__handle"], NAME_CHARS)), "</bdi> · ",
+                esc(self.networks.get(r["account__network"], r["account__network"]))]
+        if self.show_brand:
+            out += [" · <bdi>", esc(clean(r["brand__name"], NAME_CHARS)), "</bdi>"]
+        out += ['</small></span>\n    <span class="conv-excerpt"><bdi dir="auto">',
+                esc(clean(r["last_text"] or "", EXCERPT_CHARS)),
+                '</bdi></span>\n  </a>\n  <span class="conv-meta">\n    ']
+        if flagged:
+            out += ['<span class="badge badge-flagged">', self.t_flagged, "</span>"]
+        out.append("\n    ")
+        sentiment = self.sentiments.get(r["sentiment"], "")
+        if sentiment:
+            out += ['<span class="badge badge-', esc(r["sentiment"]), '">', esc(sentiment), "</span>"]
+        out.append("\n    ")
+        intent = self.intents.get(r["intent"], "")
+        if intent:
+            out += ['<span class="badge badge-intent">', esc(intent), "</span>"]
+        out += ['\n    <span class="badge badge-priority', " high" if high else "", '" title="',
+                self.t_priority_title, '">', self.t_urgent if high else self.t_priority, " ",
+                str(r["priority"]), "</span>\n    "]
+        for name in r["labels"]:
+            out += ['<span class="badge badge-label"><bdi>', esc(clean(name, 60)), "</bdi></span>"]
+        out.append('\n    <span class="conv-assignee">')
+        if r["assignee__username"] is not None:
+            first, last = r["assignee__first_name"], r["assignee__last_name"]
+            person = clean(f"{first} {last}".strip() or r["assignee__username"], NAME_CHARS)
+        else:
+            person = ""
+        out.append(self.t_assigned % {"name": esc(person)} if person else self.t_unassigned)
+        last_at = r["last_message_at"]
+        out += ['</span>\n    <time class="conv-age" datetime="', esc(template_localtime(last_at).isoformat()),
+                '" title="', esc(self.short(do_timezone(last_at, zone))), '">',
+                self.t_ago % {"age": esc(timesince(last_at, now, depth=1))}, "</time>\n    "]
+        sla = _sla(r["status"], r["first_response_at"], r["first_response_due_at"], r["resolution_due_at"], now)
+        if sla["text"]:
+            state = esc(sla["state"])
+            out += ['<span class="sla sla-', state, '" data-sla="', state, '"']
+            if sla["due"]:
+                out += [' title="', esc(self.short(do_timezone(sla["due"], zone))), '"']
+            out += [">", esc(sla["text"]), "</span>"]
+            if sla["resolution"]:
+                out += [' <span class="sla-resolution">', esc(sla["resolution"]), "</span>"]
+        out.append("\n    ")
+        if r["status"] != "open":
+            out += ['<span class="badge badge-status">', esc(self.statuses.get(r["status"], r["status"])), "</span>"]
+        out.append("\n  </span>\n</li>\n")
+        return mark_safe("".join(out))  # nosec B308 B703 # network text cleaned and escaped, words from the catalog
+
+
+def gettext_safe(message: str) -> str:
+    """What ``{% translate "message" %}`` prints: the catalog's words, not escaped (they are ours)."""
+    return _(message)
 
 
 # --- The list ----------------------------------------------------------------------------
@@ -150,12 +294,14 @@ FILTER_KEYS = ("status", "account", "network", "sentiment", "intent", "assignee"
 def _members(brands) -> list[dict]:
     """People who may be assigned in these brands (they work the inbox)."""
     rows = (Membership.objects.filter(brand__in=brands, role__in=roles.roles_with(roles.REPLY))
-            .select_related("user").order_by("user__first_name", "user__username"))
+            .order_by("user__first_name", "user__username")
+            .values_list("user_id", "user__first_name", "user__last_name", "user__username"))
     seen, out = set(), []
-    for m in rows:
-        if m.user_id not in seen:
-            seen.add(m.user_id)
-            out.append({"id": m.user_id, "name": _person(m.user)})
+    for user_id, first, last, username in rows:
+        if user_id not in seen:
+            seen.add(user_id)
+            # _person(user): the full name ("first last", stripped), or else the username
+            out.append({"id": user_id, "name": clean(f"{first} {last}".strip() or username, NAME_CHARS)})
     return out
 
 
@@ -178,23 +324,27 @@ def _list_page(request, brand):
             errors.append(_("Unknown brand: “%(value)s”.") % {"value": clean(brand_param, 40)})
     after = (request.GET.get("after") or "")[:500]
     try:
-        page = listing.conversations(user, scope, filters, after=after, limit=PAGE_SIZE)
+        page = listing.conversation_rows(user, scope, filters, after=after, limit=PAGE_SIZE)
     except ValidationError as exc:
         errors += exc.messages
-        page = listing.conversations(user, scope, filters, limit=PAGE_SIZE)
+        page = listing.conversation_rows(user, scope, filters, limit=PAGE_SIZE)
     now = timezone.now()
     scope_brands = [scope] if scope is not None else list(visible)
     can_reply_in = set(brands_for(user, roles.REPLY).values_list("pk", flat=True))
+    can_act = bool(can_reply_in & {b.pk for b in scope_brands})
+    row_html = _RowHTML(now, show_brand=brand is None, can_act=can_act, reply_brands=can_reply_in)
     keep = {k: v for k, v in filters.as_params().items()}
     if brand is None and scope is not None:
         keep["brand"] = str(scope.pk)
     next_params = dict(keep, after=page.next_cursor) if page.next_cursor else None
     return render(request, "inbox/list.html", {
-        "brand": brand, "scope": scope, "rows": [_row(c, now) for c in page.items],
+        "brand": brand, "scope": scope, "rows": [row_html(r) for r in page.rows],
         "filters": filters, "errors": errors, "next_params": next_params, "is_first": not after,
         "keep": keep,
         "brands": list(visible.order_by("name")) if brand is None else [],
-        "accounts": SocialAccount.objects.for_user(user).filter(brand__in=scope_brands).order_by("network", "handle"),
+        "accounts": [{"pk": pk, "network": _NETWORKS.get(network, network), "handle": handle}
+                     for pk, network, handle in SocialAccount.objects.for_user(user).filter(brand__in=scope_brands)
+                     .order_by("network", "handle").values_list("pk", "network", "handle")],
         "labels": sorted({clean(n, 60) for n in Label.objects.for_user(user).filter(brand__in=scope_brands)
                           .values_list("name", flat=True)}),
         "members": _members(scope_brands),
@@ -202,8 +352,7 @@ def _list_page(request, brand):
         "intents": Interaction.Intent.choices, "statuses": Conversation.Status.choices,
         "sorts": [("recent", _("Newest")), ("oldest", _("Oldest")), ("priority", _("Most urgent")),
                   ("due", _("Answer due first"))],
-        "bulk_actions": BULK_ACTIONS, "can_act": bool(can_reply_in & {b.pk for b in scope_brands}),
-        "reply_brands": can_reply_in,
+        "bulk_actions": BULK_ACTIONS, "can_act": can_act,
         "section_key": "inbox",
     })
 
@@ -289,9 +438,13 @@ def _bulk_one(ctx: Ctx, brand, ids: list[int], action: str, data: dict) -> int:
 # --- A conversation ------------------------------------------------------------------------
 
 def _conversation(request, brand, conversation_id, permission=roles.VIEW) -> Conversation:
-    return get_object_or_404(
-        Conversation.objects.for_user(request.user, permission).select_related("author", "account", "assignee"),
+    conv = get_object_or_404(
+        Conversation.objects.for_user(request.user, permission).select_related("author", "account", "assignee")
+        # The account's tokens are only decrypted (read) if something asks for them.
+        .defer("account__access_token", "account__refresh_token"),
         pk=conversation_id, brand=brand)
+    conv.brand = brand  # the same row (brand=brand above)
+    return conv
 
 
 def _same_person(brand, author: Author):
@@ -306,19 +459,49 @@ def _same_person(brand, author: Author):
         brand=brand, handle_ci__in=[Upper(Value(key)), Upper(Value(f"@{key}"))])
 
 
+def _author_stats(brand, ids: list[int], since) -> dict:
+    """One pass over the inbound messages of the identities ``ids`` for every figure (the most
+    visited page of the inbox), in plain SQL (the same query the ORM would write for
+    ``aggregate(v=Avg(Case(...), filter=~Q(sentiment="")), messages=Count("pk"),
+    complaints=Count("pk", filter=Q(intent=COMPLAINT, created_at__gte=since)),
+    offences=Count("pk", filter=Q(toxicity__gte=TOXIC) | Q(hidden=True)))``, whose building
+    cost more CPU than the query itself), and, in the same query, ``conversations``: the
+    identities' conversations with the brand (``Conversation.objects.filter(brand=brand,
+    author_id__in=ids).count()``)."""
+    if not ids:
+        return {"v": None, "messages": 0, "complaints": 0, "offences": 0, "conversations": 0}
+    ops = connection.ops
+    q = ops.quote_name
+    col = {f: q(Interaction._meta.get_field(f).column) for f in (
+        "sentiment", "intent", "created_at", "toxicity", "hidden", "brand", "direction", "author")}
+    conv_col = {f: q(Conversation._meta.get_field(f).column) for f in ("brand", "author")}
+    in_ids = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"SELECT AVG(CASE WHEN {col['sentiment']} = %s THEN NULL WHEN {col['sentiment']} = %s THEN %s"  # nosec B608 # identifiers from model metadata, values bound as parameters
+        f" WHEN {col['sentiment']} = %s THEN %s ELSE %s END),"
+        f" COUNT(*),"
+        f" COUNT(CASE WHEN {col['intent']} = %s AND {col['created_at']} >= %s THEN 1 END),"
+        f" COUNT(CASE WHEN {col['toxicity']} >= %s OR {col['hidden']} = %s THEN 1 END),"
+        f" (SELECT COUNT(*) FROM {q(Conversation._meta.db_table)}"
+        f" WHERE {conv_col['brand']} = %s AND {conv_col['author']} IN ({in_ids}))"
+        f" FROM {q(Interaction._meta.db_table)}"
+        f" WHERE {col['brand']} = %s AND {col['direction']} = %s AND {col['author']} IN ({in_ids})"
+    )
+    params = ["", Interaction.Sentiment.NEGATIVE.value, -1.0, Interaction.Sentiment.POSITIVE.value, 1.0, 0.0,
+              Interaction.Intent.COMPLAINT.value, ops.adapt_datetimefield_value(since), TOXIC, True,
+              brand.pk, *ids, brand.pk, Interaction.Direction.INBOUND.value, *ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        v, messages, complaints, offences, conversations = cursor.fetchone()
+    return {"v": None if v is None else float(v), "messages": messages, "complaints": complaints,
+            "offences": offences, "conversations": conversations}
+
+
 def author_history(brand, author: Author) -> dict:
     identities = list(_same_person(brand, author).order_by("network", "pk"))
     ids = [a.pk for a in identities]
-    inbound = Interaction.objects.filter(brand=brand, author_id__in=ids, direction=Interaction.Direction.INBOUND)
     since = timezone.now() - timedelta(days=30)
-    # One pass over the author's messages for every figure (the most visited page of the inbox).
-    stats = inbound.aggregate(
-        v=Avg(Case(When(sentiment="negative", then=Value(-1.0)), When(sentiment="positive", then=Value(1.0)),
-                   default=Value(0.0), output_field=FloatField()), filter=~Q(sentiment="")),
-        messages=Count("pk"),
-        complaints=Count("pk", filter=Q(intent=Interaction.Intent.COMPLAINT, created_at__gte=since)),
-        offences=Count("pk", filter=Q(toxicity__gte=TOXIC) | Q(hidden=True)),
-    )
+    stats = _author_stats(brand, ids, since)
     avg = stats["v"]
     if avg is None:
         mood = ""
@@ -332,13 +515,33 @@ def author_history(brand, author: Author) -> dict:
         "identities": [{"author": a, "network": a.get_network_display(), "handle": clean(a.handle, NAME_CHARS),
                         "name": clean(a.display_name, NAME_CHARS)} for a in identities],
         "ids": ids,
-        "conversations": Conversation.objects.filter(brand=brand, author_id__in=ids).count(),
+        "conversations": stats["conversations"],
         "messages": stats["messages"],
         "complaints_30d": stats["complaints"],
         "offences": stats["offences"],
         "sentiment": None if avg is None else round(avg, 2),
         "mood": mood,
     }
+
+
+def _choices(choices) -> list[tuple]:
+    """(value, value escaped, label escaped) of (value, label) choices: the labels in the
+    active language, once per page."""
+    return [(value, html.escape(str(value)), html.escape(str(label))) for value, label in choices]
+
+
+def _options(choices: list[tuple], selected) -> str:
+    """The ``<option>``s of ``_choices``, the one whose value equals ``selected`` marked, as
+    the page's ``{% for %}`` loops wrote them."""
+    return mark_safe("".join(  # nosec B308 B703 # values and labels escaped by _choices
+        f'<option value="{value}"{" selected" if raw == selected else ""}>{label}</option>'
+        for raw, value, label in choices))
+
+
+def _hidden_value(form, name: str) -> str | None:
+    """The ``value`` attribute HiddenInput gives field ``name`` (None: no attribute)."""
+    value = form[name].value()
+    return None if value == "" or value is None else str(value)
 
 
 def _message(i: Interaction) -> dict:
@@ -366,10 +569,10 @@ def _prefill(request, brand, conv, perms) -> str:
     return ""
 
 
-def _suggestions(conv, language) -> list:
+def _suggestions(conv, language, **known) -> list:
     from . import suggest
 
-    return suggest.suggestions(conv, language)
+    return suggest.suggestions(conv, language, **known)
 
 
 def _conversation_context(request, brand, conv, reply_form=None, collision=None) -> dict:
@@ -377,26 +580,46 @@ def _conversation_context(request, brand, conv, reply_form=None, collision=None)
     can_reply = roles.REPLY in perms
     thread = list(Interaction.objects.filter(brand=brand, conversation=conv).select_related("author")
                   .order_by("-created_at", "-pk")[:THREAD_LIMIT])
+    # Fewer than the limit: that is all of them (no COUNT needed).
+    total = (len(thread) if len(thread) < THREAD_LIMIT
+             else Interaction.objects.filter(brand=brand, conversation=conv).count())
+    # The newest inbound message not deleted (what the suggestions answer), if it is among those
+    # read (the thread is the newest messages, in the same order).
+    newest_inbound = next((i for i in thread if i.direction == Interaction.Direction.INBOUND
+                           and i.deleted_at is None), None)
+    known = {} if newest_inbound is None and total > len(thread) else {"message": newest_inbound}
     thread.reverse()
-    total = Interaction.objects.filter(brand=brand, conversation=conv).count()
     language = conv.language if conv.language in ("es", "en") else brand.language
     suggestions = []
     prefill = ""
+    saved = list(SavedReply.objects.filter(brand=brand).order_by("title", "language")) if can_reply else []
     if can_reply:
         suggestions = [{"kind": s.kind, "title": clean(s.title, 120), "text": s.text,
                         "department": clean(getattr(s, "department", ""), 120)}
-                       for s in _suggestions(conv, language)]
+                       for s in _suggestions(conv, language, saved=saved, **known)]
         prefill = _prefill(request, brand, conv, perms)
         idx = request.GET.get("suggestion", "")
         if not prefill and idx.isascii() and idx.isdigit() and len(idx) < 6 and int(idx) < len(suggestions):
             prefill = suggestions[int(idx)]["text"]
     if reply_form is None:
         reply_form = ReplyForm(initial={"text": prefill, "opened_at": f"{time.time():.3f}"})
-    saved = SavedReply.objects.filter(brand=brand).order_by("title", "language") if can_reply else []
     last_inbound = next((i for i in reversed(thread) if i.direction == Interaction.Direction.INBOUND), None)
     from tertulia.networks.whatsapp.inbox import delivery_label  # WhatsApp's delivery news, in words
 
     messages_ = [_message(i) for i in thread]
+    list_url = reverse("section_inbox", args=[brand.pk])
+    sentiments, intents = _choices(Interaction.Sentiment.choices), _choices(Interaction.Intent.choices)
+    for m in messages_:  # the inbox_relabel and inbox_hide URLs (under the brand's inbox URL)
+        m["relabel_url"] = f"{list_url}messages/{m['i'].pk}/relabel/"
+        m["hide_url"] = f"{list_url}messages/{m['i'].pk}/hide/"
+        if m["inbound"] and can_reply:  # the relabel forms' choices
+            m["sentiment_options"] = _options(sentiments, m["i"].sentiment)
+            m["intent_options"] = _options(intents, m["i"].intent)
+    members = _members([brand])
+    # The brand's labels (by name), each marked if this conversation has it: one query for both lists.
+    brand_labels = list(Label.objects.filter(brand=brand).annotate(on_conv=Exists(
+        Conversation.labels.through.objects.filter(conversation_id=conv.pk, label_id=OuterRef("pk"))))
+        .order_by("name").values_list("name", "on_conv"))
     extras = {}
     if conv.account.network == Network.WHATSAPP:
         from tertulia.networks.whatsapp import inbox as whatsapp_inbox
@@ -412,11 +635,16 @@ def _conversation_context(request, brand, conv, reply_form=None, collision=None)
         "network": conv.account.get_network_display(), "account_handle": clean(conv.account.handle, NAME_CHARS),
         "sla": sla_state(conv), "assignee": _person(conv.assignee),
         "conv_sentiment": _SENTIMENTS.get(conv.sentiment, ""), "conv_intent": _INTENTS.get(conv.intent, ""),
-        "labels": [clean(lb.name, 60) for lb in conv.labels.all()],
-        "brand_labels": [clean(n, 60) for n in Label.objects.filter(brand=brand).values_list("name", flat=True)],
-        "members": _members([brand]), "statuses": Conversation.Status.choices,
+        "labels": [clean(name, 60) for name, on_conv in brand_labels if on_conv],
+        "brand_labels": [clean(name, 60) for name, _on in brand_labels],
+        "members": members, "statuses": Conversation.Status.choices,
+        "member_options": _options(_choices((m["id"], m["name"]) for m in members), conv.assignee_id),
         "sentiments": Interaction.Sentiment.choices, "intents": Interaction.Intent.choices,
         "can_reply": can_reply, "reply_form": reply_form, "collision": collision,
+        # The form's two hidden inputs, as HiddenInput would write them (without a widget
+        # template rendered for each).
+        "reply_opened_at": _hidden_value(reply_form, "opened_at"),
+        "reply_confirm": _hidden_value(reply_form, "confirm"),
         "saved_replies": [{"id": s.pk, "title": clean(s.title, 120), "language": s.language} for s in saved],
         "suggestions": suggestions, "last_inbound": last_inbound,
         "replies": [{"r": r, "text": clean(r.text, MESSAGE_CHARS), "by": _person(r.created_by),
@@ -427,7 +655,7 @@ def _conversation_context(request, brand, conv, reply_form=None, collision=None)
                     .select_related("created_by").order_by("created_at", "pk")],
         "others": presence.others(request.user, conv),
         "can_hide": rules.can_hide(conv.account.network),
-        "list_url": reverse("section_inbox", args=[brand.pk]),
+        "list_url": list_url,
         "conv_url": reverse("inbox_conversation", args=[brand.pk, conv.pk]),
     }
 
@@ -608,12 +836,10 @@ def author_detail(request, brand, author_id):
     author = get_object_or_404(Author.objects.for_user(request.user), pk=author_id, brand=brand)
     history = author_history(brand, author)
     now = timezone.now()
-    newest = Interaction.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id")
-    convs = (Conversation.objects.filter(brand=brand, author_id__in=history["ids"])
-             .select_related("author", "account", "assignee", "brand").prefetch_related("labels")
-             .annotate(last_text=Subquery(newest.annotate(x=Substr("text", 1, 300)).values("x")[:1]))
-             .order_by("-last_message_at", "-pk"))[:AUTHOR_CONVERSATIONS]
-    rows = [_row(c, now) for c in convs]
+    pks = list(Conversation.objects.filter(brand=brand, author_id__in=history["ids"])
+               .order_by("-last_message_at", "-pk").values_list("pk", flat=True)[:AUTHOR_CONVERSATIONS])
+    row_html = _RowHTML(now)
+    rows = [row_html(r) for r in listing.row_values(pks, excerpt=300)]
     return render(request, "inbox/author.html", {
         "brand": brand, "author": author, "author_name": clean(author.display_name, NAME_CHARS),
         "author_handle": clean(author.handle, NAME_CHARS), "history": history, "rows": rows,

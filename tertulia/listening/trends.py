@@ -21,12 +21,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Iterable
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, Max, Q, Value, When
+from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Mod, Substr, TruncHour, TruncMinute
 
 from tertulia.core.models import Brand
 
-from .models import ListeningQuery, Mention, MentionMatch
+from .models import Competitor, ListeningQuery, Mention, MentionMatch
 
 SENTIMENTS = ("negative", "neutral", "positive")
 MAX_BUCKETS = 24 * 93  # a quarter in hours; longer periods are asked for by day
@@ -111,37 +111,65 @@ def share_of_voice(brand: Brand, since: datetime, until: datetime) -> list[dict]
     names none): ``[{name, kind, competitor_id, mentions, share}]``, the brand first, then by
     mentions. ``share`` is a fraction of the mentions of all of them (0 when there are none).
     A mention is counted once per voice, even when it matched several of its queries."""
+    return share_of_voice_ranges(brand, [(since, until)])[0]
+
+
+def share_of_voice_ranges(brand: Brand, ranges: list[tuple[datetime, datetime]]) -> list[list[dict]]:
+    """``share_of_voice`` for each ``(since, until)`` of ``ranges`` (e.g. a period and the
+    previous one), in two queries whatever their number."""
     # The voices come from the brand's few queries; the mentions are counted in one grouped
     # scan of MentionMatch (brand, created_at), each voice's mentions counted once (DISTINCT).
+    # Plain SQL (two small queries on every dashboard and report): the same as
+    # ListeningQuery.objects.filter(brand=brand).select_related("competitor") in its order, and
+    # a COUNT(DISTINCT) per voice and range.
     voice_of: dict[int, tuple] = {}
     grouped: dict[tuple, dict] = {}
-    for q in ListeningQuery.objects.filter(brand=brand).select_related("competitor").only(
-            "pk", "kind", "name", "competitor__name"):
-        if q.kind in (ListeningQuery.Kind.BRAND, ListeningQuery.Kind.PRODUCT):
-            voice_of[q.pk] = ("own",)
-        elif q.kind == ListeningQuery.Kind.COMPETITOR:
-            key = ("c", q.competitor_id) if q.competitor_id else ("q", q.pk)
-            voice_of[q.pk] = key
-            grouped.setdefault(key, {"name": q.competitor.name if q.competitor_id else q.name, "kind": "competitor",
-                                     "competitor_id": q.competitor_id, "mentions": 0})
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT q.id, q.kind, q.name, q.competitor_id, c.name FROM {ListeningQuery._meta.db_table} q "  # nosec B608 # identifiers from model metadata, values bound as parameters
+                       f"LEFT OUTER JOIN {Competitor._meta.db_table} c ON c.id = q.competitor_id "
+                       "WHERE q.brand_id = %s ORDER BY q.name ASC, q.id ASC", [brand.pk])
+        queries = cursor.fetchall()
+    for pk, kind, name, competitor_id, competitor_name in queries:
+        if kind in (ListeningQuery.Kind.BRAND, ListeningQuery.Kind.PRODUCT):
+            voice_of[pk] = ("own",)
+        elif kind == ListeningQuery.Kind.COMPETITOR:
+            key = ("c", competitor_id) if competitor_id else ("q", pk)
+            voice_of[pk] = key
+            grouped.setdefault(key, {"name": competitor_name if competitor_id else name, "kind": "competitor",
+                                     "competitor_id": competitor_id, "mentions": 0})
     labels = {key: f"{i}" for i, key in enumerate(dict.fromkeys(voice_of.values()))}
-    counts: dict[str, int] = {}
-    if voice_of:
-        whens = [When(query_id__in=[qid for qid, k in voice_of.items() if k == key], then=Value(label))
-                 for key, label in labels.items()]
-        rows = (_range(MentionMatch.objects.filter(brand=brand, query_id__in=list(voice_of)), since, until)
-                .annotate(_v=Case(*whens, default=Value(""), output_field=CharField())).values("_v")
-                .annotate(n=Count("mention_id", distinct=True)))
-        counts = {r["_v"]: r["n"] for r in rows}
-    own = counts.get(labels.get(("own",), "-"), 0)
-    for key, entry in grouped.items():
-        entry["mentions"] = counts.get(labels[key], 0)
-    voices = [{"name": brand.name, "kind": "brand", "competitor_id": None, "mentions": own}]
-    voices += sorted(grouped.values(), key=lambda v: (-v["mentions"], v["name"].casefold()))
-    total = sum(v["mentions"] for v in voices)
-    for v in voices:
-        v["share"] = v["mentions"] / total if total else 0.0
-    return voices
+    counts: list[dict[str, int]] = [{} for _ in ranges]
+    if voice_of and ranges:
+        at = connection.ops.adapt_datetimefield_value
+        voice_sql, params = [], []
+        for key, label in labels.items():
+            ids = [qid for qid, k in voice_of.items() if k == key]
+            voice_sql.append(f"WHEN query_id IN ({', '.join(['%s'] * len(ids))}) THEN %s")
+            params += [*ids, label]
+        per_range = []
+        for since, until in ranges:
+            per_range.append("COUNT(DISTINCT CASE WHEN created_at >= %s AND created_at < %s THEN mention_id END)")
+            params += [at(since), at(until)]
+        params += [brand.pk, *voice_of, at(min(r[0] for r in ranges)), at(max(r[1] for r in ranges))]
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT CASE {' '.join(voice_sql)} ELSE '' END AS v, {', '.join(per_range)} "  # nosec B608 # identifiers from model metadata, values bound as parameters
+                           f"FROM {MentionMatch._meta.db_table} WHERE brand_id = %s "
+                           f"AND query_id IN ({', '.join(['%s'] * len(voice_of))}) "
+                           "AND created_at >= %s AND created_at < %s GROUP BY 1", params)
+            for row in cursor.fetchall():
+                for i in range(len(ranges)):
+                    counts[i][row[0]] = row[1 + i]
+    out = []
+    for i in range(len(ranges)):
+        own = counts[i].get(labels.get(("own",), "-"), 0)
+        competitors = [dict(entry, mentions=counts[i].get(labels[key], 0)) for key, entry in grouped.items()]
+        voices = [{"name": brand.name, "kind": "brand", "competitor_id": None, "mentions": own}]
+        voices += sorted(competitors, key=lambda v: (-v["mentions"], v["name"].casefold()))
+        total = sum(v["mentions"] for v in voices)
+        for v in voices:
+            v["share"] = v["mentions"] / total if total else 0.0
+        out.append(voices)
+    return out
 
 
 # --- Rising terms ------------------------------------------------------------------------------

@@ -159,3 +159,23 @@ def test_best_time_page_shows_the_heatmap_and_sample_sizes(site, client):
     assert "@alpha@masto.es" in page
     csv = client.get(reverse("analytics_best_time_csv", args=[site["brand"].pk, site["account"].pk]))
     assert csv.status_code == 200 and len(csv.content.decode("utf-8-sig").splitlines()) == 1 + 7 * 24
+
+
+def test_dashboard_query_budget_and_all_brands_link(site, client, django_assert_max_num_queries):
+    """The page's figures come from a bounded number of queries (current and previous period
+    read together), and "All my brands" shows only to someone with analytics on several brands."""
+    owner = site["people"]["owner"]
+    client.force_login(owner)
+    url = reverse("section_analytics", args=[site["brand"].pk]) + "?period=30d"
+    overview = reverse("analytics_overview")
+    client.get(url)
+    with django_assert_max_num_queries(30):
+        page = html(client.get(url))
+    assert f'href="{overview}"' not in page
+    from tertulia.core.services import do_add_member
+
+    do_add_member(Ctx(site["other_people"]["owner"]), site["other"], owner, "client_reviewer")  # no analytics there
+    assert f'href="{overview}"' not in html(client.get(url))
+    do_add_member(Ctx(site["other_people"]["owner"]), site["other"], site["people"]["analyst"], "analyst")
+    client.force_login(site["people"]["analyst"])
+    assert f'href="{overview}"' in html(client.get(url))
