@@ -241,8 +241,8 @@ MSG_DISK_FULL = gettext_lazy("The server's disk is full: the file could not be s
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-def _disk_full(exc: OSError) -> ValidationError:
-    return ValidationError({"file": [ValidationError(MSG_DISK_FULL, code="disk_full")]})
+def _disk_full(exc: OSError, field: str = "file") -> ValidationError:
+    return ValidationError({field: [ValidationError(MSG_DISK_FULL, code="disk_full")]})
 
 
 def _save_file(name: str, content) -> str:
@@ -455,5 +455,10 @@ def do_crop_media(ctx: Ctx, asset, preset: str):
         processed = media.process_preset(data, chosen)
     except ValidationError as exc:
         raise ValidationError({"preset": exc.error_list}) from None
-    return _store_processed(ctx, asset.brand, processed, alt_text=asset.alt_text, tags=asset.tags,
-                            derived_from=asset, preset=preset, action="media.crop")
+    try:
+        return _store_processed(ctx, asset.brand, processed, alt_text=asset.alt_text, tags=asset.tags,
+                                derived_from=asset, preset=preset, action="media.crop")
+    except OSError as exc:  # a full disk: the same message as an upload, no file and no row left
+        if exc.errno in _DISK_FULL:
+            raise _disk_full(exc, "preset") from exc
+        raise

@@ -21,10 +21,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from PIL import Image
 
 from tertulia.content.models import MediaAsset
@@ -139,3 +141,29 @@ def test_api_upload_is_422_with_the_reason(brand_a, full_disk):
     assert message.startswith("The server's disk is full")
     assert MediaAsset.objects.count() == 0
     assert _left(full_disk) == []
+
+
+def test_a_crop_on_a_full_disk_says_so_and_leaves_nothing(brand_a, settings, tmp_path):
+    """The crop of a library image writes a new file: on a full disk, the same message (page
+    and API), no new row and no partial file."""
+    from tertulia.content import media, services
+
+    brand, people = brand_a
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    original = services.do_upload_media(Ctx(people["community_manager"]), brand, _image(), alt_text="Cartel")
+    before = _left(tmp_path / "media")
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": f"{__name__}.FullDiskStorage"}}
+    preset = next(iter(media.PRESETS))
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as caught:
+            services.do_crop_media(Ctx(people["community_manager"]), original, preset)
+        assert caught.value.message_dict["preset"][0].startswith("The server's disk is full")
+    people["community_manager"].language = "es"
+    people["community_manager"].save()
+    _token, raw = do_create_token(Ctx(people["community_manager"]), "media", {brand.pk: "write"})
+    response = Client().post(f"/api/v1/brands/{brand.pk}/media/{original.pk}/crops", {"preset": preset},
+                             content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}",
+                             HTTP_ACCEPT_LANGUAGE="es")
+    assert response.status_code == 422, response.content
+    assert MSG["es"] in str(response.json()["errors"])
+    assert MediaAsset.objects.count() == 1 and _left(tmp_path / "media") == before
