@@ -5,6 +5,12 @@ as soon as ``REDIS_URL`` (or ``CACHE_URL``) is set the cache lives in Redis. Wha
 is derived data that can be computed again (keyed on a version of its inputs), so Redis being away
 must cost time, never a page: ``TolerantRedisCache`` answers a miss for reads and drops writes while
 Redis cannot be reached, and logs it once a minute.
+
+One counter lives here too: the client review links' guess limiter (``content/review_views.py``).
+While Redis is away it counts nothing, so it lets guesses through rather than lock every client
+out of their links; the links' tokens are 256 random bits (``secrets.token_urlsafe(32)``), which the
+limiter only backs up. Login throttling does not depend on the cache (``core/throttle.py``, in the
+database).
 """
 
 from __future__ import annotations

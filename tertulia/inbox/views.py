@@ -200,14 +200,14 @@ class _RowHTML:
         self.intents = {k: str(v) for k, v in _INTENTS.items()}
         self.networks = {k: str(v) for k, v in Network.choices}
         self.statuses = {k: str(v) for k, v in Conversation.Status.choices}
-        self.t_select = gettext_safe("Select this conversation")
-        self.t_flagged = gettext_safe("Flagged")
-        self.t_priority_title = gettext_safe("Priority (0-100)")
-        self.t_urgent = gettext_safe("Urgent")
-        self.t_priority = gettext_safe("Priority")
-        self.t_assigned = gettext_safe("Assigned to %(name)s")
-        self.t_unassigned = gettext_safe("Unassigned")
-        self.t_ago = gettext_safe("%(age)s ago")
+        self.t_select = _("Select this conversation")
+        self.t_flagged = _("Flagged")
+        self.t_priority_title = _("Priority (0-100)")
+        self.t_urgent = _("Urgent")
+        self.t_priority = _("Priority")
+        self.t_assigned = _("Assigned to %(name)s")
+        self.t_unassigned = _("Unassigned")
+        self.t_ago = _("%(age)s ago")
         self.short = _DateFormat("SHORT_DATETIME_FORMAT")
 
     def url(self, brand_id: int, pk: int) -> str:
@@ -278,11 +278,6 @@ class _RowHTML:
             out += ['<span class="badge badge-status">', esc(self.statuses.get(r["status"], r["status"])), "</span>"]
         out.append("\n  </span>\n</li>\n")
         return mark_safe("".join(out))  # nosec B308 B703 # network text cleaned and escaped, words from the catalog
-
-
-def gettext_safe(message: str) -> str:
-    """What ``{% translate "message" %}`` prints: the catalog's words, not escaped (they are ours)."""
-    return _(message)
 
 
 # --- The list ----------------------------------------------------------------------------
