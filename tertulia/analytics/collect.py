@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -127,23 +127,14 @@ def _collectable_accounts():
 
 
 def ensure_syncs(now: datetime) -> int:
-    missing = list(_collectable_accounts().filter(metrics_sync__isnull=True).values_list("pk", flat=True)[:5000])
-    if not missing:
-        return 0
-    rows = [MetricsSync(account_id=pk, next_run_at=now, interval_seconds=int(conf("BASE_INTERVAL")))
-            for pk in missing]
-    try:
-        MetricsSync.objects.bulk_create(rows, ignore_conflicts=True)
-    except IntegrityError:  # an account removed meanwhile; the next run tries again
-        return 0
-    return len(rows)
+    return workers.ensure_rows(MetricsSync, _collectable_accounts().filter(metrics_sync__isnull=True),
+                               "next_run_at", now, int(conf("BASE_INTERVAL")))
 
 
 def _due(now: datetime):
     account_ok = Q(account__status=SocialAccount.Status.CONNECTED, account__paused=False,
                    account__brand__organization__is_demo=False, account__brand__deleted_at__isnull=True)
-    return (MetricsSync.objects.filter(account_ok, next_run_at__lte=now)
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    return (MetricsSync.objects.filter(account_ok, workers.lease_free(now), next_run_at__lte=now)
             .filter(Q(account__blocked_until__isnull=True) | Q(account__blocked_until__lte=now))
             .order_by("next_run_at"))
 
@@ -151,22 +142,12 @@ def _due(now: datetime):
 def claim(sync_id: int, now: datetime) -> bool:
     """Take the lease on one row with a conditional UPDATE: of two consumers that saw the row
     due, only one matches."""
-    lease = now + timedelta(seconds=float(conf("LEASE_SECONDS")))
-    return bool(MetricsSync.objects.filter(pk=sync_id, next_run_at__lte=now)
-                .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-                .update(lease_until=lease))
+    return workers.take_lease(MetricsSync.objects.filter(pk=sync_id, next_run_at__lte=now), now,
+                              float(conf("LEASE_SECONDS"))) is not None
 
 
 def claim_due(now: datetime, limit: int) -> list[int]:
-    claimed = []
-    with transaction.atomic():
-        candidates = _due(now)
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        for row in list(candidates.only("pk")[:limit]):
-            if claim(row.pk, now):
-                claimed.append(row.pk)
-    return claimed
+    return workers.claim_due(_due(now), lambda pk: claim(pk, now), limit)
 
 
 def collect_due_accounts(now: datetime | None = None, limit: int | None = None) -> dict:

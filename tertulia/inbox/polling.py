@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -148,49 +147,27 @@ def _pollable_accounts():
 
 def ensure_syncs(now: datetime) -> int:
     """An ``InboxSync`` row for every pollable account that lacks one, due now."""
-    missing = list(_pollable_accounts().filter(inbox_sync__isnull=True).values_list("pk", flat=True)[:5000])
-    if not missing:
-        return 0
-    rows = [InboxSync(account_id=pk, next_poll_at=now, interval_seconds=int(conf("BASE_INTERVAL")))
-            for pk in missing]
-    try:
-        InboxSync.objects.bulk_create(rows, ignore_conflicts=True)
-    except IntegrityError:  # an account removed meanwhile; the next run tries again
-        return 0
-    return len(rows)
+    return workers.ensure_rows(InboxSync, _pollable_accounts().filter(inbox_sync__isnull=True),
+                               "next_poll_at", now, int(conf("BASE_INTERVAL")))
 
 
 def _due(now: datetime):
     account_ok = Q(account__status=SocialAccount.Status.CONNECTED, account__paused=False,
                    account__brand__organization__is_demo=False, account__brand__deleted_at__isnull=True)
-    return (InboxSync.objects.filter(account_ok, next_poll_at__lte=now)
+    return (InboxSync.objects.filter(account_ok, workers.lease_free(now), next_poll_at__lte=now)
             .exclude(account__network__in=_unpolled_networks())
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
             .filter(Q(account__blocked_until__isnull=True) | Q(account__blocked_until__lte=now))
             .order_by("next_poll_at"))
 
 
 def claim(sync_id: int, now: datetime) -> bool:
-    """Take the lease on one row: a single-table conditional UPDATE, so of two consumers that
-    saw the row due, only one matches (the other re-reads the row and finds the lease)."""
-    lease = now + timedelta(seconds=float(conf("LEASE_SECONDS")))
-    return bool(InboxSync.objects.filter(pk=sync_id, next_poll_at__lte=now)
-                .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-                .update(lease_until=lease))
+    """Take the lease on one row (``workers.take_lease``)."""
+    return workers.take_lease(InboxSync.objects.filter(pk=sync_id, next_poll_at__lte=now), now,
+                              float(conf("LEASE_SECONDS"))) is not None
 
 
 def claim_due(now: datetime, limit: int) -> list[int]:
-    claimed = []
-    with transaction.atomic():
-        candidates = _due(now)
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        # SKIP LOCKED (PostgreSQL): consumers looking at the same earliest rows take different
-        # ones instead of queuing behind each other. SQLite has one writer at a time.
-        for row in list(candidates.only("pk")[:limit]):
-            if claim(row.pk, now):  # still the conditional UPDATE: the row may have changed
-                claimed.append(row.pk)
-    return claimed
+    return workers.claim_due(_due(now), lambda pk: claim(pk, now), limit)
 
 
 def poll_due_accounts(now: datetime | None = None, limit: int | None = None) -> dict:

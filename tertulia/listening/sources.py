@@ -32,7 +32,6 @@ from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -125,28 +124,17 @@ def _due(now: datetime):
     account_free = Q(account__isnull=True) | Q(account__blocked_until__isnull=True) | Q(account__blocked_until__lte=now)
     return (Source.objects.filter(enabled=True, next_poll_at__lte=now, brand__organization__is_demo=False,
                                   brand__deleted_at__isnull=True)
-            .filter(account_free).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-            .order_by("next_poll_at"))
+            .filter(account_free, workers.lease_free(now)).order_by("next_poll_at"))
 
 
 def claim(source_id: int, now: datetime) -> datetime | None:
     """Take the lease on one source with a conditional UPDATE; the lease taken, or None."""
-    lease = now + timedelta(seconds=float(conf("LEASE_SECONDS")))
-    taken = (Source.objects.filter(pk=source_id, enabled=True, next_poll_at__lte=now)
-             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now)).update(lease_until=lease))
-    return lease if taken else None
+    return workers.take_lease(Source.objects.filter(pk=source_id, enabled=True, next_poll_at__lte=now), now,
+                              float(conf("LEASE_SECONDS")))
 
 
 def claim_due(now: datetime, limit: int) -> list[int]:
-    claimed = []
-    with transaction.atomic():
-        candidates = _due(now)
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        for pk in list(candidates.values_list("pk", flat=True)[:limit]):
-            if claim(pk, now):
-                claimed.append(pk)
-    return claimed
+    return workers.claim_due(_due(now), lambda pk: claim(pk, now), limit)
 
 
 def poll_due_sources(now: datetime | None = None, limit: int | None = None) -> dict:
