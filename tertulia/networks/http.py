@@ -94,6 +94,15 @@ class HttpConfig:
                              write=self.write_timeout, pool=self.pool_timeout)
 
 
+def publishing_http_config() -> HttpConfig:
+    """The connector settings of this deployment (``settings.PUBLISHING["HTTP"]``: timeouts, and
+    the SSRF guard: private and loopback addresses are refused unless allowed explicitly), the
+    same for publishing, polling and connecting."""
+    from django.conf import settings
+
+    return HttpConfig(**(getattr(settings, "PUBLISHING", {}).get("HTTP", {}) or {}))
+
+
 # -- rate limits ------------------------------------------------------------------------------
 
 

@@ -16,7 +16,8 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -28,7 +29,7 @@ from django.utils.translation import gettext as _
 from tertulia.core import roles
 from tertulia.core.scoping import get_brand
 
-from .base import AuthorizationRequest, Credentials
+from .base import AuthorizationRequest, Credentials, Profile, pkce_pair
 from .errors import AuthExpired, ConnectorError, Permanent, Retryable
 from .http import MSG_MALFORMED, clean_text
 
@@ -154,3 +155,58 @@ def token_answer(response, *, refreshing: bool, app_refused, refresh_refused, co
     refresh = data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else ""
     return Credentials(access_token=token, refresh_token=refresh or "", expires_at=expires_at,
                        scope=clean_text(str(data.get("scope") or ""), 500), token_type="Bearer")  # nosec B106 # not a password: an OAuth token_type or an empty filter value
+
+
+# --- The authorization-code flow with PKCE (X, YouTube) -------------------------------------------
+# ``token_call(form, refreshing=...)`` is the network's POST to its token endpoint (its address and
+# client authentication differ), answering ``token_answer``'s credentials.
+
+TokenCall = Callable[..., Credentials]
+
+
+@dataclass(frozen=True)
+class Approved:
+    """A finished sign-in: the credentials, whose account they are, and its API address."""
+
+    credentials: Credentials
+    profile: Profile
+    base_url: str
+
+
+def app_credentials(name: str) -> tuple[str, str]:
+    """(client id, client secret) of the operator's app for a network."""
+    conf = app_settings(name)
+    return str(conf.get("client_id") or ""), str(conf.get("client_secret") or "")
+
+
+def pkce_authorization(consent_url: str, client_id: str, redirect_uri: str, scopes: str,
+                       **extra: str) -> AuthorizationRequest:
+    """The consent page's address for an authorization code with PKCE (S256), a fresh state
+    and code verifier, and the network's ``extra`` parameters after the standard ones."""
+    verifier, challenge = pkce_pair()
+    state = secrets.token_urlsafe(32)
+    query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+                       "scope": scopes, "state": state, "code_challenge": challenge,
+                       "code_challenge_method": "S256", **extra})
+    return AuthorizationRequest(url=f"{consent_url}?{query}", state=state, code_verifier=verifier)
+
+
+def exchange_code(token_call: TokenCall, code: str, code_verifier: str, redirect_uri: str, *,
+                  no_token) -> Credentials:
+    """The sign-in code for credentials; ``Permanent(no_token)`` when no access token came."""
+    credentials = token_call({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                              "code_verifier": code_verifier}, refreshing=False)
+    if not credentials.access_token:
+        raise Permanent(no_token)
+    return credentials
+
+
+def refresh_tokens(token_call: TokenCall, current: Credentials) -> Credentials:
+    """Renew with the refresh token. A network that rotates it (X) sends a new one, which
+    replaces the old; an answer without one keeps the stored one (never drop a refresh token the
+    network did not replace)."""
+    fresh = token_call({"grant_type": "refresh_token", "refresh_token": current.refresh_token}, refreshing=True)
+    if not fresh.refresh_token:
+        fresh = Credentials(access_token=fresh.access_token, refresh_token=current.refresh_token,
+                            expires_at=fresh.expires_at, scope=fresh.scope or current.scope)
+    return fresh

@@ -225,13 +225,10 @@ def store_credentials(account: SocialAccount, credentials) -> None:
 
 
 def _default_connector(account: SocialAccount):
-    from django.conf import settings
-
     from . import registry
-    from .http import HttpConfig
+    from .http import publishing_http_config
 
-    http = getattr(settings, "PUBLISHING", {}).get("HTTP", {})
-    return registry.connector_for(account, http_config=HttpConfig(**http))
+    return registry.connector_for(account, http_config=publishing_http_config())
 
 
 def needs_refresh(account: SocialAccount, margin: timedelta = REFRESH_MARGIN, now=None) -> bool:

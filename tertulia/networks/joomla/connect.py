@@ -6,17 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 
 from ..base import Credentials, Profile
-from ..http import HttpConfig
+from ..http import HttpConfig, publishing_http_config
 from .connector import JoomlaConnector, normalize_site_url
 
 
-def http_config() -> HttpConfig:
-    """The publishing engine's HTTP settings (timeouts, and the SSRF guard: private and
-    loopback addresses are refused unless the deployment allows them explicitly)."""
-    return HttpConfig(**(getattr(settings, "PUBLISHING", {}).get("HTTP", {}) or {}))
+http_config = publishing_http_config  # the deployment's connector settings
 
 
 @dataclass(frozen=True)

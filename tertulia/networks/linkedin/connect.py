@@ -15,13 +15,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from django.conf import settings
 
 from tertulia.core import crypto
 
 from .. import oauth_flow
 from ..base import AuthorizationRequest, Credentials, Profile
-from ..http import HttpConfig, clean_text
+from ..http import HttpConfig, clean_text, publishing_http_config
 from .connector import DEFAULT_AUTH_URL, DEFAULT_BASE_URL, LinkedInConnector, Organization, TokenAnswer, token_request
 
 NETWORK = "linkedin"
@@ -33,9 +32,7 @@ CHOOSE_SECONDS = 15 * 60
 MAX_ORGANIZATIONS = 50
 
 
-def http_config() -> HttpConfig:
-    """The same connector settings the publishing engine uses (``PUBLISHING["HTTP"]``)."""
-    return HttpConfig(**getattr(settings, "PUBLISHING", {}).get("HTTP", {}))
+http_config = publishing_http_config  # the deployment's connector settings
 
 
 def app() -> dict[str, str]:

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from ..base import Credentials, OAuthClient, Profile
-from ..http import HttpConfig
+from ..http import HttpConfig, publishing_http_config
 from ..models import Network, OAuthApp
 from .auth import DEFAULT_SCOPES, authorization_request, exchange_code, normalize_base_url, register_app
 from .connector import MastodonConnector
@@ -28,9 +28,7 @@ MAX_SERVER_LENGTH = 200
 CLIENT_NAME = "Tertulia"
 
 
-def http_config() -> HttpConfig:
-    """The same connector settings the publishing engine uses (``PUBLISHING["HTTP"]``)."""
-    return HttpConfig(**getattr(settings, "PUBLISHING", {}).get("HTTP", {}))
+http_config = publishing_http_config  # the deployment's connector settings
 
 
 def clean_server(value: str) -> str:

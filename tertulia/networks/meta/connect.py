@@ -24,13 +24,12 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from .. import oauth_flow
 from ..base import AuthorizationRequest, Credentials
 from ..errors import Permanent
-from ..http import HttpConfig, clean_text, safe_url
+from ..http import HttpConfig, clean_text, publishing_http_config, safe_url
 from .graph import FACEBOOK_AUTH_URL, GRAPH_BASE_URL, GRAPH_VERSION
 
 # What Tertulia asks for, and why (developers.facebook.com/docs/permissions):
@@ -75,8 +74,7 @@ MSG_NO_APP = _("The Meta app is not configured.")
 MSG_NO_TOKEN = _("Meta did not give Tertulia access. Try again, and approve every permission asked.")
 
 
-def http_config() -> HttpConfig:
-    return HttpConfig(**getattr(settings, "PUBLISHING", {}).get("HTTP", {}))
+http_config = publishing_http_config  # the deployment's connector settings
 
 
 def api_base() -> str:

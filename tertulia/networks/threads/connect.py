@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from .. import oauth_flow
 from ..base import AuthorizationRequest, Credentials, Profile
 from ..errors import AuthExpired, Permanent, Retryable
-from ..http import MSG_MALFORMED, HttpClient, HttpConfig, error_for_status
+from ..http import HttpClient, HttpConfig, MSG_MALFORMED, error_for_status, publishing_http_config
 from ..meta.graph import THREADS_AUTH_URL, THREADS_BASE_URL, error_for_graph, graph_error
 from .connector import ThreadsConnector, credentials_from
 
@@ -40,9 +39,7 @@ SCOPES = ("threads_basic", "threads_content_publish", "threads_manage_replies", 
 MSG_NOT_CONFIGURED = _("This server has no Threads app configured. Set THREADS_APP_ID and THREADS_APP_SECRET.")
 
 
-def http_config() -> HttpConfig:
-    """The same connector settings the publishing engine uses (``PUBLISHING["HTTP"]``)."""
-    return HttpConfig(**getattr(settings, "PUBLISHING", {}).get("HTTP", {}))
+http_config = publishing_http_config  # the deployment's connector settings
 
 
 def app() -> tuple[str, str]:

@@ -28,7 +28,7 @@ from tertulia.core import roles
 from tertulia.core.services import Ctx, _log, _require
 
 from ..errors import ConnectorError
-from ..http import HttpConfig, clean_text
+from ..http import HttpConfig, clean_text, publishing_http_config
 from ..models import Network, SocialAccount
 from ..services import SIGNED_IN_ID
 from .connector import MAX_TEMPLATE_PARAM, MAX_TEXT, WhatsAppConnector
@@ -283,9 +283,7 @@ def mark_read(conversation_id: int) -> str:
 
 
 def _http_config() -> HttpConfig:
-    from django.conf import settings
-
-    return HttpConfig(**getattr(settings, "PUBLISHING", {}).get("HTTP", {}))
+    return publishing_http_config()
 
 
 def api_base() -> str:

@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import base64
 import secrets
-from dataclasses import dataclass
-from urllib.parse import urlencode
+from functools import partial
 
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from ..base import AuthorizationRequest, Credentials, Profile, pkce_pair
-from ..errors import Permanent
-from ..http import HttpClient, HttpConfig
+from ..base import AuthorizationRequest, Credentials
+from ..http import HttpClient, HttpConfig, publishing_http_config
 from .. import oauth_flow
 
 DEFAULT_AUTH = "https://x.com"
@@ -40,9 +37,7 @@ MSG_REFRESH_REFUSED = _("X no longer accepts this account's sign-in. Reconnect t
 MSG_NO_TOKEN = _("X did not give Tertulia access to the account.")
 
 
-def http_config() -> HttpConfig:
-    """The same connector settings the publishing engine uses (``PUBLISHING["HTTP"]``)."""
-    return HttpConfig(**getattr(settings, "PUBLISHING", {}).get("HTTP", {}))
+http_config = publishing_http_config  # the deployment's connector settings
 
 
 def auth_base() -> str:
@@ -54,19 +49,13 @@ def api_base() -> str:
 
 
 def app() -> tuple[str, str]:
-    conf = oauth_flow.app_settings("x")
-    return str(conf.get("client_id") or ""), str(conf.get("client_secret") or "")
+    return oauth_flow.app_credentials("x")
 
 
 def authorization_request(client_id: str, redirect_uri: str, *, auth_url: str = "",
                           scopes: str = SCOPES) -> AuthorizationRequest:
-    verifier, challenge = pkce_pair()
-    state = secrets.token_urlsafe(32)
-    query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-                       "scope": scopes, "state": state, "code_challenge": challenge,
-                       "code_challenge_method": "S256"})
-    return AuthorizationRequest(url=f"{(auth_url or auth_base()).rstrip('/')}/i/oauth2/authorize?{query}",
-                                state=state, code_verifier=verifier)
+    return oauth_flow.pkce_authorization(f"{(auth_url or auth_base()).rstrip('/')}/i/oauth2/authorize",
+                                         client_id, redirect_uri, scopes)
 
 
 def _token_call(api_url: str, client_id: str, client_secret: str, form: dict[str, str], *,
@@ -88,32 +77,18 @@ def _token_call(api_url: str, client_id: str, client_secret: str, form: dict[str
 
 def exchange_code(api_url: str, client_id: str, client_secret: str, code: str, code_verifier: str,
                   redirect_uri: str, *, http_config: HttpConfig | None = None) -> Credentials:
-    credentials = _token_call(api_url, client_id, client_secret,
-                              {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-                               "code_verifier": code_verifier}, http_config=http_config, refreshing=False)
-    if not credentials.access_token:
-        raise Permanent(MSG_NO_TOKEN)
-    return credentials
+    return oauth_flow.exchange_code(partial(_token_call, api_url, client_id, client_secret, http_config=http_config),
+                                    code, code_verifier, redirect_uri, no_token=MSG_NO_TOKEN)
 
 
 def refresh_tokens(api_url: str, client_id: str, client_secret: str, current: Credentials, *,
                    http_config: HttpConfig | None = None) -> Credentials:
-    """Renew with the refresh token. X rotates it: the answer's refresh token replaces the old
-    one; an answer without one keeps the old (never drop a refresh token X did not replace)."""
-    fresh = _token_call(api_url, client_id, client_secret,
-                        {"grant_type": "refresh_token", "refresh_token": current.refresh_token},
-                        http_config=http_config, refreshing=True)
-    if not fresh.refresh_token:
-        fresh = Credentials(access_token=fresh.access_token, refresh_token=current.refresh_token,
-                            expires_at=fresh.expires_at, scope=fresh.scope or current.scope)
-    return fresh
+    """Renew with the refresh token; X rotates it (``oauth_flow.refresh_tokens``)."""
+    return oauth_flow.refresh_tokens(partial(_token_call, api_url, client_id, client_secret,
+                                             http_config=http_config), current)
 
 
-@dataclass(frozen=True)
-class Approved:
-    credentials: Credentials
-    profile: Profile
-    base_url: str
+Approved = oauth_flow.Approved
 
 
 def start(redirect_uri: str) -> AuthorizationRequest:

@@ -16,16 +16,14 @@ The network calls only; the views keep the session and the messages.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from urllib.parse import urlencode
+from functools import partial
 
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from .. import oauth_flow
-from ..base import AuthorizationRequest, Credentials, Profile, pkce_pair
+from ..base import AuthorizationRequest, Credentials
 from ..errors import Permanent
-from ..http import HttpClient, HttpConfig
+from ..http import HttpClient, HttpConfig, publishing_http_config
 
 DEFAULT_AUTH = "https://accounts.google.com"
 DEFAULT_TOKEN = "https://oauth2.googleapis.com"  # nosec B105 # not a password: an empty value, a URL or a regex
@@ -42,8 +40,7 @@ MSG_REFRESH_REFUSED = _("Google no longer accepts this YouTube channel's sign-in
 MSG_NO_TOKEN = _("Google did not give Tertulia access to the YouTube channel.")
 
 
-def http_config() -> HttpConfig:
-    return HttpConfig(**getattr(settings, "PUBLISHING", {}).get("HTTP", {}))
+http_config = publishing_http_config  # the deployment's connector settings
 
 
 def auth_base() -> str:
@@ -59,20 +56,14 @@ def api_base() -> str:
 
 
 def app() -> tuple[str, str]:
-    conf = oauth_flow.app_settings("youtube")
-    return str(conf.get("client_id") or ""), str(conf.get("client_secret") or "")
+    return oauth_flow.app_credentials("youtube")
 
 
 def authorization_request(client_id: str, redirect_uri: str, *, auth_url: str = "",
                           scopes: str = SCOPES) -> AuthorizationRequest:
-    verifier, challenge = pkce_pair()
-    state = secrets.token_urlsafe(32)
-    query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-                       "scope": scopes, "state": state, "code_challenge": challenge,
-                       "code_challenge_method": "S256", "access_type": "offline", "prompt": "consent",
-                       "include_granted_scopes": "true"})
-    return AuthorizationRequest(url=f"{(auth_url or auth_base()).rstrip('/')}/o/oauth2/v2/auth?{query}",
-                                state=state, code_verifier=verifier)
+    return oauth_flow.pkce_authorization(f"{(auth_url or auth_base()).rstrip('/')}/o/oauth2/v2/auth",
+                                         client_id, redirect_uri, scopes, access_type="offline",
+                                         prompt="consent", include_granted_scopes="true")
 
 
 def _token_call(token_url: str, client_id: str, client_secret: str, form: dict[str, str], *,
@@ -90,31 +81,18 @@ def _token_call(token_url: str, client_id: str, client_secret: str, form: dict[s
 
 def exchange_code(token_url: str, client_id: str, client_secret: str, code: str, code_verifier: str,
                   redirect_uri: str, *, http_config: HttpConfig | None = None) -> Credentials:
-    credentials = _token_call(token_url, client_id, client_secret,
-                              {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-                               "code_verifier": code_verifier}, http_config=http_config, refreshing=False)
-    if not credentials.access_token:
-        raise Permanent(MSG_NO_TOKEN)
-    return credentials
+    return oauth_flow.exchange_code(partial(_token_call, token_url, client_id, client_secret, http_config=http_config),
+                                    code, code_verifier, redirect_uri, no_token=MSG_NO_TOKEN)
 
 
 def refresh_tokens(token_url: str, client_id: str, client_secret: str, current: Credentials, *,
                    http_config: HttpConfig | None = None) -> Credentials:
     """Renew with the refresh token; Google normally sends no new one, so the stored one stays."""
-    fresh = _token_call(token_url, client_id, client_secret,
-                        {"grant_type": "refresh_token", "refresh_token": current.refresh_token},
-                        http_config=http_config, refreshing=True)
-    if not fresh.refresh_token:
-        fresh = Credentials(access_token=fresh.access_token, refresh_token=current.refresh_token,
-                            expires_at=fresh.expires_at, scope=fresh.scope or current.scope)
-    return fresh
+    return oauth_flow.refresh_tokens(partial(_token_call, token_url, client_id, client_secret,
+                                             http_config=http_config), current)
 
 
-@dataclass(frozen=True)
-class Approved:
-    credentials: Credentials
-    profile: Profile
-    base_url: str
+Approved = oauth_flow.Approved
 
 
 def start(redirect_uri: str) -> AuthorizationRequest:
