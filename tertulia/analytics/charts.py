@@ -31,6 +31,8 @@ from typing import Any
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from tertulia.core.dateformats import DateFormat
+
 SVG_NS = "http://www.w3.org/2000/svg"
 LOCALES = {"es": "es-ES", "en": "en-US"}
 WIDTH = 560
@@ -93,7 +95,7 @@ class Chart:
         from django.utils.formats import get_format
         from django.utils.safestring import mark_safe
 
-        date_fmt = get_format("SHORT_DATE_FORMAT")
+        date_fmt = DateFormat(get_format("SHORT_DATE_FORMAT"))
         decimal_sep, thousand_sep = get_format("DECIMAL_SEPARATOR"), get_format("THOUSAND_SEPARATOR")
         grouping = get_format("NUMBER_GROUPING")
         dash = '<td class="num"><span class="missing">—</span></td>'
@@ -113,7 +115,7 @@ class Chart:
                                                    force_grouping=True)
                     tds.append(f'<td class="num">{text}</td>')  # digits, sign and the language's separators
                 elif kind == "date":
-                    tds.append(f"<td>{escape(_format_date(value, date_fmt))}</td>")
+                    tds.append(f"<td>{escape(date_fmt(value))}</td>")
                 else:
                     tds.append(f"<td>{escape(str(value))}</td>")
             parts.append("<tr>" + "".join(tds) + "</tr>")
@@ -140,31 +142,6 @@ class Chart:
 
         return ChartBlock(title=self.title, spec=self.spec, columns=list(self.columns),
                           rows=[[_json_cell(c) for c in r] for r in self.rows])
-
-
-_DATE_PARTS = {"d": "{0.day:02d}", "j": "{0.day}", "m": "{0.month:02d}", "n": "{0.month}", "Y": "{0.year:04d}"}
-
-
-@lru_cache(maxsize=64)
-def _date_template(fmt: str) -> str | None:
-    """A numeric date format (day, month and year with separators, e.g. "d/m/Y") as a
-    ``str.format`` template giving what ``dateformat.format`` gives; None for any other."""
-    out = []
-    for ch in fmt:
-        if ch in _DATE_PARTS:
-            out.append(_DATE_PARTS[ch])
-        elif ch.isalnum() or ch in "\\{}":
-            return None
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _format_date(value, fmt: str) -> str:
-    from django.utils import dateformat
-
-    template = _date_template(fmt) if type(value) is date else None
-    return template.format(value) if template is not None else dateformat.format(value, fmt)
 
 
 def _csv_cell(value) -> str:

@@ -14,7 +14,7 @@ import html
 import re
 import time
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,11 +24,9 @@ from django.db.models import Exists, OuterRef, Value
 from django.db.models.functions import Upper
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import date as _date
 from django.templatetags.tz import do_timezone
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateformat import re_escaped, re_formatchars
 from django.utils.formats import get_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -36,9 +34,9 @@ from django.utils.text import Truncator
 from django.utils.timesince import timesince, timeuntil
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext as _django_word
 from django.views.decorators.http import require_POST
 
+from tertulia.core.dateformats import DateFormat
 from tertulia.core import roles
 from tertulia.core.models import Membership
 from tertulia.core.scoping import brands_for, permissions_in
@@ -139,51 +137,6 @@ _NETWORKS = dict(Network.choices)
 _INTENTS = dict(Interaction.Intent.choices)
 
 
-def _hour12(d) -> int:
-    return d.hour % 12 or 12
-
-
-# The format characters of django.utils.dateformat that the short date-time formats use, as
-# dateformat writes them; any other character takes dateformat itself. The words ("p.m.",
-# "noon", ...) are dateformat's, translated by Django's own catalog (not ours): hence gettext
-# under another name, which our catalog extraction does not collect.
-_DATE_CHARS = {
-    "d": lambda d: "%02d" % d.day, "j": lambda d: str(d.day), "m": lambda d: "%02d" % d.month,
-    "n": lambda d: str(d.month), "Y": lambda d: "%04d" % d.year, "y": lambda d: "%02d" % (d.year % 100),
-    "H": lambda d: "%02d" % d.hour, "G": lambda d: str(d.hour), "i": lambda d: "%02d" % d.minute,
-    "g": lambda d: str(_hour12(d)), "h": lambda d: "%02d" % _hour12(d),
-    "a": lambda d: _django_word("p.m.") if d.hour > 11 else _django_word("a.m."),
-    "A": lambda d: _django_word("PM") if d.hour > 11 else _django_word("AM"),
-    "f": lambda d: "%d:%02d" % (_hour12(d), d.minute) if d.minute else str(_hour12(d)),
-    "P": lambda d: (_django_word("midnight") if d.minute == 0 and d.hour == 0
-                    else _django_word("noon") if d.minute == 0 and d.hour == 12
-                    else "%s %s" % (_DATE_CHARS["f"](d), _DATE_CHARS["a"](d))),
-}
-
-
-class _DateFormat:
-    """``value|date:name`` for one named format (e.g. SHORT_DATETIME_FORMAT) in the active
-    language, for many values: the format is parsed once, and its usual characters are written
-    without a DateFormat object per value."""
-
-    def __init__(self, name: str):
-        self.format = get_format(name)
-        pieces = re_formatchars.split(str(self.format))
-        self.parts = [] if all(p in _DATE_CHARS for p in pieces[1::2]) else None
-        for i, piece in enumerate(pieces if self.parts is not None else ()):
-            if i % 2:
-                self.parts.append(_DATE_CHARS[piece])
-            elif piece:
-                self.parts.append(re_escaped.sub(r"\1", piece))
-
-    def __call__(self, value) -> str:
-        if value in (None, ""):
-            return ""
-        if self.parts is None or not isinstance(value, datetime):
-            return _date(value, self.format)
-        return "".join(p if isinstance(p, str) else p(value) for p in self.parts)
-
-
 class _RowHTML:
     """The HTML of the list's rows (one ``<li>`` each), written here rather than by a template
     included once per row: the inbox list is the most visited page, and a row is ~30 template
@@ -208,7 +161,7 @@ class _RowHTML:
         self.t_assigned = _("Assigned to %(name)s")
         self.t_unassigned = _("Unassigned")
         self.t_ago = _("%(age)s ago")
-        self.short = _DateFormat("SHORT_DATETIME_FORMAT")
+        self.short = DateFormat(get_format("SHORT_DATETIME_FORMAT"))
 
     def url(self, brand_id: int, pk: int) -> str:
         prefix = self.urls.get(brand_id)
